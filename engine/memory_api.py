@@ -1,0 +1,109 @@
+"""The interface between the transformer and a KV memory policy.
+
+Per block the stream calls `begin_block(event)`, then runs several forwards of the block; inside
+each, self-attention layer i asks `policy.layer(i).context(q, k, v)` for what to attend over and,
+on the clean write pass, calls `commit(q, k, v)`. After the block it calls `end_block()`.
+
+Keys are handed over *before* RoPE; the policy returns position ids (as `Rotary`) for its keys
+and for the queries, so relative ids, anchors, recall frames and RoPE jumps are all policy
+decisions. Optional per-token weights scale keys and values (Echo-Forcing's decay) or add a
+log-bias to the logits.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .rope import Rotary, RotaryEmbedding
+
+
+@dataclass(frozen=True)
+class CacheGeometry:
+    """Everything a policy needs to size its buffers; no weights involved."""
+
+    num_layers: int
+    num_heads: int
+    head_dim: int
+    grid_h: int  # tokens per latent frame = grid_h * grid_w
+    grid_w: int
+    frames_per_block: int
+    batch: int
+    dtype: torch.dtype
+    device: torch.device
+    rotary: RotaryEmbedding = field(repr=False, compare=False)
+
+    @property
+    def frame_tokens(self) -> int:
+        return self.grid_h * self.grid_w
+
+    @property
+    def block_tokens(self) -> int:
+        return self.frames_per_block * self.frame_tokens
+
+
+@dataclass
+class BlockEvent:
+    """What the stream tells the policy before a block: where it is and what changed."""
+
+    index: int  # block index since the stream began
+    start_frame: int  # absolute latent frame index of the block's first frame
+    num_frames: int
+    prompt_changed: bool = False  # the conditioning differs from the previous block's
+    transition: str | None = None  # scene policies: "smooth", "cut", "recall", ...
+    scene_index: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AttentionContext:
+    """What one self-attention layer attends over for the current forward.
+
+    keys/values: [B, N, H, D], keys before RoPE. key_rotary covers the N keys, query_rotary the
+    block's queries. key_scale ([N] or [B, N]) multiplies roped keys and values; logit_bias
+    ([N] or [B, N]) is added to the logits. Both are optional.
+    """
+
+    keys: torch.Tensor
+    values: torch.Tensor
+    key_rotary: Rotary
+    query_rotary: Rotary
+    key_scale: torch.Tensor | None = None
+    logit_bias: torch.Tensor | None = None
+
+
+class LayerMemory(ABC):
+    @abstractmethod
+    def context(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> AttentionContext:
+        """q, k, v of the current block ([B, N_block, H, D], pre-RoPE); returns the attention set."""
+
+    def commit(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Called after `context` on the clean write pass; the block's K/V are final."""
+
+
+class MemoryPolicy(ABC):
+    """A bounded (or explicitly unbounded) KV memory with a per-block lifecycle."""
+
+    geometry: CacheGeometry | None = None
+
+    @abstractmethod
+    def setup(self, geometry: CacheGeometry) -> None:
+        """Allocate buffers for this geometry. Called once before the first block."""
+
+    @abstractmethod
+    def begin_block(self, event: BlockEvent) -> None: ...
+
+    @abstractmethod
+    def layer(self, index: int) -> LayerMemory: ...
+
+    def end_block(self) -> None:
+        """Called after the block's write pass."""
+
+    @abstractmethod
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor the policy holds (for byte accounting and state saving)."""
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tensors().values())

@@ -1,0 +1,72 @@
+"""Wan's 3D rotary position embedding, applied from explicit per-token (t, h, w) ids.
+
+head_dim d is split into a temporal part of d - 4*(d//6) dims and two spatial parts of
+2*(d//6) dims each (44/42/42 for d = 128). Each axis has its own frequency schedule
+theta^(-2j/d_axis); pairs are adjacent reals (x[2i], x[2i+1]). Callers (the memory policies)
+decide the ids, so positions can be relative, jumped or recycled without touching the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def axis_dims(head_dim: int) -> tuple[int, int, int]:
+    """Real dims per axis (t, h, w) for a head of `head_dim`."""
+    spatial = 2 * (head_dim // 6)
+    temporal = head_dim - 2 * spatial
+    if head_dim % 2 or temporal % 2 or spatial == 0:
+        raise ValueError(f"head_dim {head_dim} cannot be split into Wan's 3D RoPE axes")
+    return temporal, spatial, spatial
+
+
+@dataclass(frozen=True)
+class Rotary:
+    """cos/sin of every token's rotation angles, [N, head_dim/2] float32."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.cos.shape[0]
+
+
+class RotaryEmbedding:
+    """Turns [N, 3] integer (t, h, w) ids into a `Rotary`; stateless apart from the frequencies."""
+
+    def __init__(self, head_dim: int, theta: float = 10000.0):
+        self.head_dim = head_dim
+        self.theta = theta
+        self.freqs = [
+            theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d) for d in axis_dims(head_dim)
+        ]
+
+    def rotary(self, positions: torch.Tensor, device=None) -> Rotary:
+        """positions: [N, 3] (t, h, w). Angles are formed in float64 so large ids stay exact."""
+        pos = positions.to(device="cpu", dtype=torch.float64)
+        angles = torch.cat([pos[:, a, None] * self.freqs[a] for a in range(3)], dim=1)
+        return Rotary(angles.cos().float().to(device), angles.sin().float().to(device))
+
+
+def grid_positions(frame_ids, height: int, width: int) -> torch.Tensor:
+    """[F*height*width, 3] ids for whole frames with the given temporal ids, row-major (f, h, w)."""
+    t = torch.as_tensor(frame_ids, dtype=torch.long).reshape(-1)
+    f = t.numel()
+    tt = t.view(f, 1, 1).expand(f, height, width)
+    hh = torch.arange(height).view(1, height, 1).expand(f, height, width)
+    ww = torch.arange(width).view(1, 1, width).expand(f, height, width)
+    return torch.stack([tt, hh, ww], dim=-1).reshape(-1, 3)
+
+
+def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
+    """Rotate x [B, N, H, D] by rot ([N, D/2]); computed in float32, returned in x's dtype."""
+    b, n, h, d = x.shape
+    if len(rot) != n:
+        raise ValueError(f"rotary covers {len(rot)} tokens but the tensor has {n}")
+    xf = x.float().reshape(b, n, h, d // 2, 2)
+    x0, x1 = xf.unbind(-1)
+    cos = rot.cos.view(1, n, 1, d // 2)
+    sin = rot.sin.view(1, n, 1, d // 2)
+    out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
+    return out.reshape(b, n, h, d).to(x.dtype)

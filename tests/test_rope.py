@@ -1,0 +1,45 @@
+import torch
+
+from echo_stream.engine.rope import RotaryEmbedding, apply_rotary, axis_dims, grid_positions
+
+
+def complex_reference(x, positions, head_dim):
+    """Wan's own formulation: per-axis complex frequencies, x viewed as complex pairs."""
+    parts = []
+    for axis, d in enumerate(axis_dims(head_dim)):
+        omega = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+        angles = positions[:, axis, None].double() * omega
+        parts.append(torch.polar(torch.ones_like(angles), angles))
+    freqs = torch.cat(parts, dim=1)  # [N, D/2] complex
+    xc = torch.view_as_complex(x.double().reshape(*x.shape[:-1], -1, 2))
+    return torch.view_as_real(xc * freqs[None, :, None, :]).reshape(x.shape).float()
+
+
+def test_axis_split_matches_wan():
+    assert axis_dims(128) == (44, 42, 42)  # 22 / 21 / 21 complex pairs
+
+
+def test_rotation_matches_complex_formulation():
+    pos = torch.tensor([[0, 0, 0], [3, 1, 2], [20, 29, 51], [1000, 5, 7]])
+    x = torch.randn(2, 4, 3, 128)
+    rot = RotaryEmbedding(128).rotary(pos)
+    torch.testing.assert_close(apply_rotary(x, rot), complex_reference(x, pos, 128), atol=2e-5, rtol=1e-5)
+
+
+def test_logits_depend_only_on_position_difference():
+    rope = RotaryEmbedding(24)
+    q, k = torch.randn(1, 1, 1, 24), torch.randn(1, 1, 1, 24)
+
+    def logit(pq, pk):
+        rq = apply_rotary(q, rope.rotary(torch.tensor([pq])))
+        rk = apply_rotary(k, rope.rotary(torch.tensor([pk])))
+        return (rq * rk).sum()
+
+    torch.testing.assert_close(logit([5, 2, 3], [1, 1, 1]), logit([45, 7, 9], [41, 6, 7]), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(logit([5, 2, 3], [1, 1, 1]), logit([6, 2, 3], [1, 1, 1]))
+
+
+def test_grid_positions_row_major():
+    ids = grid_positions([7, 9], 2, 3)
+    assert ids.shape == (12, 3)
+    assert ids[0].tolist() == [7, 0, 0] and ids[4].tolist() == [7, 1, 1] and ids[11].tolist() == [9, 1, 2]
