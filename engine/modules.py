@@ -7,6 +7,7 @@ These modules hold weights and do the simple per-token maths; the block-causal w
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import WanConfig
@@ -30,7 +31,9 @@ class LayerNorm(nn.LayerNorm):
     """LayerNorm computed in float32 and cast back, as Wan does."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.float()).to(x.dtype)
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).to(x.dtype)
 
 
 class Attention(nn.Module):
