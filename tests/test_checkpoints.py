@@ -170,7 +170,7 @@ def test_truncated_file(weights, tmp_path, suffix):
 def test_pickled_objects_are_refused(tmp_path):
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
-        pickle.dump({"generator": {"x": WanConfig()}}, f)
+        pickle.dump({"generator": {"x": WanConfig()}}, f, protocol=2)
     with pytest.raises(CheckpointError, match="evil.pt.*(refused|cannot be read)"):
         load_causal_wan(path)
 
