@@ -1,10 +1,11 @@
-"""Whole-frame KV caches: the full cache and the Self-Forcing rolling window (with sink frames).
+"""Whole-frame KV caches: the full cache, the Self-Forcing rolling window, and the base of the
+frame-level baselines (LongLive re-cache, infinity-RoPE flush/cut, Echo-Infinity ids).
 
-Both keep K/V (pre-RoPE) in one preallocated buffer per tensor kind for all layers, sized
-`window_frames` latent frames. Frames live in a ring: a new block overwrites the slots of the
-oldest non-sink frames in place, so nothing is moved or concatenated. Attention does not care
-about key order, so the buffer is attended as it lies; each slot just gets the RoPE ids of the
-logical frame it holds.
+K/V (pre-RoPE) live in one preallocated buffer per tensor kind for all layers, `window_frames`
+latent frames long. `slot_frames` maps each physical frame slot to the logical frame it holds. A new
+frame takes the lowest empty slot, else the slot of the oldest non-sink frame, and is written in
+place: nothing is moved or concatenated per step. Attention does not care about key order, so the
+occupied prefix of the buffer is attended as it lies, each slot carrying the RoPE ids of its frame.
 """
 from __future__ import annotations
 
@@ -14,7 +15,29 @@ from .errors import EchoError
 from .memory_api import AttentionContext, BlockEvent, CacheGeometry, LayerMemory, MemoryPolicy
 from .rope import grid_positions
 
-POSITION_MODES = ("absolute", "relative")
+
+def absolute_ids(frames: list[int], sink: int, new: list[int]) -> dict[int, int]:
+    """Each frame's true index (Self-Forcing, LongLive)."""
+    return {f: f for f in frames}
+
+
+def relative_ids(frames: list[int], sink: int, new: list[int]) -> dict[int, int]:
+    """Held frames numbered 0..n-1 in time order (infinity-RoPE's block-relative RoPE)."""
+    return {f: i for i, f in enumerate(sorted(frames))}
+
+
+def unified_ids(frames: list[int], sink: int, new: list[int], max_id: int = 20) -> dict[int, int]:
+    """Echo-Infinity: sink frames 0..S-1; the rest end at the newest frame's id, capped at `max_id`."""
+    ordered = sorted(frames)
+    sinks = [f for f in ordered if f < sink]
+    local = [f for f in ordered if f >= sink]
+    last = min(max(frames), max_id)
+    ids = {f: i for i, f in enumerate(sinks)}
+    ids.update({f: last - (len(local) - 1 - i) for i, f in enumerate(local)})
+    return ids
+
+
+POSITIONS = {"absolute": absolute_ids, "relative": relative_ids, "unified": unified_ids}
 
 
 class _FrameCacheLayer(LayerMemory):
@@ -25,7 +48,7 @@ class _FrameCacheLayer(LayerMemory):
     def context(self, q, k, v) -> AttentionContext:
         p = self.policy
         kb, vb = p.k[self.index], p.v[self.index]
-        for dst, src, n in p._writes:  # this forward's K/V of the block go to the block's slots
+        for dst, src, n in p._writes:  # this forward's K/V of the new frames go to their slots
             kb[:, dst:dst + n] = k[:, src:src + n]
             vb[:, dst:dst + n] = v[:, src:src + n]
         end = p._visible_tokens
@@ -33,17 +56,16 @@ class _FrameCacheLayer(LayerMemory):
 
 
 class FrameCache(MemoryPolicy):
-    """A ring of `window_frames` latent frames; the first `sink_frames` are never evicted.
+    """A cache of `window_frames` whole latent frames; frames < `sink_frames` are never evicted.
 
     rolling=False is the full cache: it refuses to run past `window_frames` instead of evicting.
-    positions="absolute" gives every frame its true frame index as temporal RoPE id (Self-Forcing,
-    LongLive); "relative" numbers the attended frames 0..n-1 in time order, so ids never leave the
-    window however long the video runs (the infinite-length variant).
+    positions: "absolute" (true frame index), "relative" (0..n-1 over held frames), "unified"
+    (Echo-Infinity: sinks 0..S-1, newest frame's id capped at 20).
     """
 
     def __init__(self, window_frames: int, sink_frames: int = 0, rolling: bool = True, positions: str = "absolute"):
-        if positions not in POSITION_MODES:
-            raise EchoError(f"positions must be one of {POSITION_MODES}, got {positions!r}")
+        if positions not in POSITIONS:
+            raise EchoError(f"positions must be one of {sorted(POSITIONS)}, got {positions!r}")
         if window_frames < 1 or sink_frames < 0 or sink_frames >= window_frames:
             raise EchoError(
                 f"window of {window_frames} frames with {sink_frames} sink frames is invalid: "
@@ -54,6 +76,7 @@ class FrameCache(MemoryPolicy):
         self.rolling = rolling
         self.positions = positions
         self.frames_done = 0  # latent frames committed so far
+        self.jump = 0  # added to the temporal ids of the block's own frames (RoPE cut)
         self.geometry = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -68,10 +91,13 @@ class FrameCache(MemoryPolicy):
         shape = (g.num_layers, g.batch, self.window_frames * g.frame_tokens, g.num_heads, g.head_dim)
         self.k = torch.zeros(shape, dtype=g.dtype, device=g.device)
         self.v = torch.zeros(shape, dtype=g.dtype, device=g.device)
+        self.slot_frames: list[int | None] = [None] * self.window_frames
         self._layers = [_FrameCacheLayer(self, i) for i in range(g.num_layers)]
 
+    def on_block_event(self, event: BlockEvent) -> None:
+        """Hook for subclasses: react to a prompt change or transition before slots are assigned."""
+
     def begin_block(self, event: BlockEvent) -> None:
-        g = self.geometry
         if event.start_frame != self.frames_done:
             raise EchoError(
                 f"block starts at frame {event.start_frame} but the cache holds {self.frames_done} frames; "
@@ -83,47 +109,74 @@ class FrameCache(MemoryPolicy):
                 f"the full cache holds {self.window_frames} latent frames and this block would need {end}; "
                 f"choose the rolling-window policy for longer videos"
             )
-        slots = [(self._slot(f), f) for f in range(event.start_frame, end)]
-        t = g.frame_tokens
-        self._writes = [(slot * t, (f - event.start_frame) * t, t) for slot, f in slots]
-        held = [self._frame_in_slot(s, end) for s in range(min(end, self.window_frames))]
-        self._visible_tokens = len(held) * t
-        ids = self._temporal_ids(held)
-        self.key_frame_ids = ids  # temporal RoPE id of each held slot (for inspection and tests)
-        self.query_frame_ids = [ids[slot] for slot, _ in slots]
-        self._key_rotary = g.rotary.rotary(grid_positions(ids, g.grid_h, g.grid_w), g.device)
-        self._query_rotary = g.rotary.rotary(grid_positions(self.query_frame_ids, g.grid_h, g.grid_w), g.device)
+        self.on_block_event(event)
+        self._prepare(list(range(event.start_frame, end)))
         self._pending_end = end
+
+    def end_block(self) -> None:
+        self.frames_done = self._pending_end
+        self.jump = 0
+
+    def begin_recache(self, start_frame: int, num_frames: int) -> None:
+        frames = [f for f in range(start_frame, start_frame + num_frames)]
+        missing = [f for f in frames if f not in self.slot_frames]
+        if missing:
+            raise EchoError(f"cannot re-cache frames {missing}: they are no longer held")
+        self._prepare(frames)
+
+    def end_recache(self) -> None:
+        pass
 
     def layer(self, index: int) -> LayerMemory:
         return self._layers[index]
 
-    def end_block(self) -> None:
-        self.frames_done = self._pending_end
-
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"k": self.k, "v": self.v} if self.geometry is not None else {}
 
-    # ------------------------------------------------------------------ slot maths
-    def _slot(self, frame: int) -> int:
-        if frame < self.sink_frames or not self.rolling:
-            return frame
-        ring = self.window_frames - self.sink_frames
-        return self.sink_frames + (frame - self.sink_frames) % ring
+    # ------------------------------------------------------------------ slots
+    def _place(self, frame: int) -> int:
+        if frame in self.slot_frames:
+            return self.slot_frames.index(frame)  # a block run again after an interruption
+        if None in self.slot_frames:
+            slot = self.slot_frames.index(None)
+        else:
+            evictable = [(f, s) for s, f in enumerate(self.slot_frames) if f >= self.sink_frames]
+            slot = min(evictable)[1]
+        self.slot_frames[slot] = frame
+        return slot
 
-    def _frame_in_slot(self, slot: int, end: int) -> int:
-        """The newest logical frame < end stored in `slot` (slots are filled in order)."""
-        if slot < self.sink_frames or not self.rolling:
-            return slot
-        ring = self.window_frames - self.sink_frames
-        offset = slot - self.sink_frames
-        return self.sink_frames + offset + ring * ((end - 1 - self.sink_frames - offset) // ring)
+    def keep_only(self, frames) -> None:
+        """Drop every other frame and compact the kept ones to the front (a one-off copy at a switch)."""
+        keep = sorted(f for f in self.slot_frames if f is not None and f in set(frames))
+        t = self.geometry.frame_tokens
+        for dst, frame in enumerate(keep):
+            src = self.slot_frames.index(frame)
+            if src != dst:
+                for buf in (self.k, self.v):
+                    buf[:, :, dst * t:(dst + 1) * t] = buf[:, :, src * t:(src + 1) * t].clone()
+                self.slot_frames[src], self.slot_frames[dst] = None, frame
+        self.slot_frames = keep + [None] * (self.window_frames - len(keep))
 
-    def _temporal_ids(self, held: list[int]) -> list[int]:
-        if self.positions == "absolute":
-            return held
-        rank = {frame: i for i, frame in enumerate(sorted(held))}
-        return [rank[f] for f in held]
+    def held_frames(self) -> list[int]:
+        return [f for f in self.slot_frames if f is not None]
+
+    def _prepare(self, new_frames: list[int]) -> None:
+        """Assign slots to `new_frames` and compute the RoPE ids of all held keys and the queries."""
+        g = self.geometry
+        t = g.frame_tokens
+        slots = [self._place(f) for f in new_frames]
+        self._writes = [(slot * t, i * t, t) for i, slot in enumerate(slots)]
+        held = self.held_frames()
+        if self.slot_frames[: len(held)] != held:
+            raise AssertionError("occupied slots must form a prefix")  # invariant of _place/keep_only
+        ids = POSITIONS[self.positions](held, self.sink_frames, new_frames)
+        for f in new_frames:
+            ids[f] += self.jump
+        self.key_frame_ids = [ids[f] for f in held]  # temporal RoPE id per held slot (inspection, tests)
+        self.query_frame_ids = [ids[f] for f in new_frames]
+        self._visible_tokens = len(held) * t
+        self._key_rotary = g.rotary.rotary(grid_positions(self.key_frame_ids, g.grid_h, g.grid_w), g.device)
+        self._query_rotary = g.rotary.rotary(grid_positions(self.query_frame_ids, g.grid_h, g.grid_w), g.device)
 
 
 def full_cache(max_frames: int = 21) -> FrameCache:
@@ -132,5 +185,5 @@ def full_cache(max_frames: int = 21) -> FrameCache:
 
 
 def rolling_window(window_frames: int = 21, sink_frames: int = 0, positions: str = "absolute") -> FrameCache:
-    """Self-Forcing's rolling KV window (LongLive: window 12, sink 3); constant memory for any length."""
+    """Self-Forcing's rolling KV window (LongLive's geometry: window 12, sink 3); constant memory."""
     return FrameCache(window_frames, sink_frames, rolling=True, positions=positions)

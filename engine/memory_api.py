@@ -52,9 +52,10 @@ class BlockEvent:
     start_frame: int  # absolute latent frame index of the block's first frame
     num_frames: int
     prompt_changed: bool = False  # the conditioning differs from the previous block's
-    transition: str | None = None  # scene policies: "smooth", "cut", "recall", ...
+    transition: str | None = None  # scene policies: "smooth", "cut", "recall", "auto"
     scene_index: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
+    conditioning: torch.Tensor | None = None  # the raw text conditioning of this block
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. {"recall": label or index}
 
 
 @dataclass
@@ -100,6 +101,21 @@ class MemoryPolicy(ABC):
 
     def end_block(self) -> None:
         """Called after the block's write pass."""
+
+    # Re-cache protocol (LongLive): before a block, the policy may ask for the last N clean latent
+    # frames to be run again under the new prompt; the stream keeps at most `max_recache_frames`.
+    max_recache_frames: int = 0
+
+    def recache_request(self, event: BlockEvent) -> int:
+        """How many of the newest clean frames to re-encode before `event`'s block (0 = none)."""
+        return 0
+
+    def begin_recache(self, start_frame: int, num_frames: int) -> None:
+        """The next forward (write=True) re-encodes frames [start, start+num) in place."""
+        raise RuntimeError(f"{type(self).__name__} asked for a re-cache it cannot perform")
+
+    def end_recache(self) -> None:
+        """The re-cache forward is done."""
 
     @abstractmethod
     def tensors(self) -> dict[str, torch.Tensor]:

@@ -6,6 +6,7 @@ a session later.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Generator
 
@@ -77,6 +78,7 @@ class BlockStreamer:
         self.timesteps = self.settings.schedule.timesteps()
         self.block_index = 0
         self.text: TextContext | None = None
+        self.recent_latents: deque[torch.Tensor] = deque(maxlen=max(memory.max_recache_frames, 1))
 
     @property
     def frames_done(self) -> int:
@@ -105,9 +107,11 @@ class BlockStreamer:
             start_frame=self.frames_done,
             num_frames=self.settings.frames_per_block,
             prompt_changed=changed,
+            conditioning=conditioning,
             **event_fields,
         )
         model, memory = self.model, self.memory
+        self._recache(event)
         memory.begin_block(event)
         x = self._noise()
         for i, t in enumerate(self.timesteps):
@@ -120,8 +124,21 @@ class BlockStreamer:
             context = renoise(x0, self._noise(), FlowSchedule.sigma(self.settings.context_noise))
         model.forward_block(context, self._timestep(self.settings.context_noise), self.text, memory, write=True)
         memory.end_block()
+        if memory.max_recache_frames:
+            self.recent_latents.extend(x0.unbind(2))
         self.block_index += 1
         return x0
+
+    def _recache(self, event: BlockEvent) -> None:
+        """Run the newest clean frames again under the new prompt when the policy asks (LongLive)."""
+        n = min(self.memory.recache_request(event), len(self.recent_latents))
+        if n <= 0:
+            return
+        frames = torch.stack(list(self.recent_latents)[-n:], dim=2)
+        self.memory.begin_recache(self.frames_done - n, n)
+        t = torch.full((self.batch, n), self.settings.context_noise, device=self.model.device)
+        self.model.forward_block(frames, t, self.text, self.memory, write=True)
+        self.memory.end_recache()
 
 
 def stream(
