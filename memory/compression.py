@@ -1,0 +1,107 @@
+"""Drift-gated phase compression (notes §3.3): keep the history tokens whose keys the scene's typical
+query would attend to over the coming frames.
+
+For a pre-RoPE key k and the calibrated complex query mean q, per head h and frequency pair f,
+A = |q||k| and phi = arg(q conj(k)). With temporal distance D = t_last + 1 - t_k and future offsets d:
+  base(h, d) = sum_{f temporal} A cos(w_f (D + d) + phi) + sum_{f spatial} A cos(phi)
+  extra(h)   = sum_f (m_f - |q_f|) |k_f|            (magnitude compensation, >= 0)
+  score(h, d) = base + g * extra,   g = exp(-lambda (1 - cos(q_recent, q)))   (drift gate)
+fused by mean (or max) over d then h. Since A cos(x + phi) = Re(q conj(k) e^{ix}), the base term is a
+dot product of the real key with a per-(frame, d, h) weight vector: no [tokens, heads, offsets, pairs]
+tensor is ever formed.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..engine.rope import axis_dims
+
+
+def as_pairs(x: torch.Tensor) -> torch.Tensor:
+    """[..., D] real -> [..., D/2] complex (adjacent reals are one pair, as in Wan's RoPE)."""
+    return torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2).contiguous())
+
+
+class QueryCalibration:
+    """Per-layer running complex mean and mean magnitude of pre-RoPE queries (clean passes)."""
+
+    def __init__(self, num_layers: int, heads: int, head_dim: int, device):
+        shape = (num_layers, heads, head_dim // 2)
+        self.sum = torch.zeros(shape, dtype=torch.complex64, device=device)
+        self.abs_sum = torch.zeros(shape, dtype=torch.float32, device=device)
+        self.count = torch.zeros(num_layers, dtype=torch.float64)
+        self.mean: torch.Tensor | None = None  # finalised q-bar [L, H, P] complex
+        self.abs_mean: torch.Tensor | None = None  # m-bar [L, H, P]
+
+    @property
+    def ready(self) -> bool:
+        return self.mean is not None
+
+    def reset(self) -> None:
+        self.sum.zero_()
+        self.abs_sum.zero_()
+        self.count.zero_()
+        self.mean = self.abs_mean = None
+
+    def add(self, layer: int, q: torch.Tensor) -> None:
+        """q [B, N, H, D] pre-RoPE."""
+        qc = as_pairs(q)
+        self.sum[layer] += qc.sum(dim=(0, 1))
+        self.abs_sum[layer] += qc.abs().sum(dim=(0, 1))
+        self.count[layer] += q.shape[0] * q.shape[1]
+
+    def finalise(self) -> None:
+        n = self.count.clamp(min=1).to(torch.float32).to(self.sum.device).view(-1, 1, 1)
+        self.mean = self.sum / n
+        self.abs_mean = self.abs_sum / n
+
+
+def drift_gate(q_recent: torch.Tensor, q_mean: torch.Tensor, lam: float) -> float:
+    """exp(-lambda (1 - cos)) between the current block's complex query mean and the calibrated one."""
+    a, b = torch.view_as_real(q_recent).flatten(), torch.view_as_real(q_mean).flatten()
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=0).clamp(-1, 1).item()
+    return math.exp(-lam * (1.0 - cos))
+
+
+def temporal_pairs(head_dim: int) -> int:
+    return axis_dims(head_dim)[0] // 2
+
+
+def phase_scores(keys: torch.Tensor, distances: torch.Tensor, q_mean: torch.Tensor, abs_mean: torch.Tensor,
+                 gate: float, offsets, fusion: str = "sum", compensate: bool = True) -> torch.Tensor:
+    """Scores of candidate keys.
+
+    keys [F, T, H, D] pre-RoPE (one sample, F candidate frames of T tokens); distances [F] the
+    temporal distance D of each frame; q_mean [H, P] complex; abs_mean [H, P]. Returns [F, T].
+    """
+    frames, tokens, heads, head_dim = keys.shape
+    pairs = head_dim // 2
+    pt = temporal_pairs(head_dim)
+    omega = 10000.0 ** (-torch.arange(pt, dtype=torch.float64) * 2 / (2 * pt))  # = RoPE's temporal freqs
+    offs = torch.tensor(list(offsets), dtype=torch.float64)
+    angle = omega.view(1, 1, pt) * (distances.double().view(-1, 1, 1).cpu() + offs.view(1, -1, 1))  # [F, O, pt]
+    rot = torch.polar(torch.ones_like(angle), angle).to(torch.complex64).to(keys.device)
+    # weight w[F, O, H, P] such that base = Re(sum_P conj(k) * w) = sum(k_re w_re + k_im w_im)
+    w = q_mean.view(1, 1, heads, pairs).expand(frames, len(offs), heads, pairs).clone()
+    w[..., :pt] = w[..., :pt] * rot.view(frames, len(offs), 1, pt)
+    w_real = torch.view_as_real(w).reshape(frames, len(offs), heads, head_dim)
+    k = keys.float()
+    base = torch.einsum("fthd,fohd->ftoh", k, w_real)  # [F, T, O, H]
+    if compensate:
+        kabs = as_pairs(k).abs()  # [F, T, H, P]
+        extra = torch.einsum("fthp,hp->fth", kabs, (abs_mean - q_mean.abs()).float())
+        base = base + gate * extra.unsqueeze(2)
+    if fusion == "max":
+        return base.amax(dim=(2, 3))
+    return base.mean(dim=(2, 3))
+
+
+def select_top(scores: torch.Tensor, count: int, blocked: torch.Tensor | None = None) -> torch.Tensor:
+    """Indices (ascending, i.e. chronological) of the `count` best scores; blocked entries excluded."""
+    flat = scores.flatten().clone()
+    if blocked is not None:
+        flat[blocked.flatten()] = float("-inf")
+    count = min(count, flat.numel())
+    return torch.topk(flat, count).indices.sort().values
