@@ -1,0 +1,99 @@
+"""Echo-Forcing's cache layout against the research notes' tables (§3.2 anchors, §4 RoPE ids, §6.3)."""
+import pytest
+
+from echo_stream.engine import EchoError
+from echo_helpers import scenes, scripted_run
+
+# §3.2: anchor frame ids (slot 0 -> 11) right after the rolls of scene 1
+ANCHOR_TABLE = {
+    21: [3, 4, 5, 6, 7, 8, 9, 10, 11, 11, 10, 9],
+    24: [6, 7, 8, 9, 10, 11, 11, 10, 9, 8, 7, 6],
+    27: [9, 10, 11, 11, 10, 9, 8, 7, 6, 5, 4, 3],
+    30: [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    33: [8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2],
+    42: list(range(12)),
+    45: [3, 4, 5, 6, 7, 8, 9, 10, 11, 11, 10, 9],
+}
+
+
+@pytest.fixture(scope="module")
+def long_scene():
+    memory, _ = scripted_run(scenes((0, 17, None, {})))
+    return memory.history
+
+
+def test_anchor_order_table(long_scene):
+    by_start = {3 * rec["block"]: rec for rec in long_scene}
+    for start, anchors in ANCHOR_TABLE.items():
+        assert by_start[start]["anchor_ids"] == anchors, start
+    # the palindrome repeats every 8 blocks
+    assert by_start[21]["anchor_ids"] == by_start[45]["anchor_ids"]
+
+
+def test_rope_ids_during_growth_and_after_rolls(long_scene):
+    for rec in long_scene:
+        start = 3 * rec["block"]
+        if start < 21:  # growth: ids = slots = frames so far, query at the tail
+            assert rec["phase"] == "growth" and rec["key_frame_ids"] == list(range(start + 3))
+            assert rec["query_frame_ids"] == [start, start + 1, start + 2]
+        else:  # steady: anchors 0-11, compressed 12-14, recent 15-17, current 18-20
+            assert rec["phase"] == "steady" and rec["key_frame_ids"] == list(range(21))
+            assert rec["query_frame_ids"] == [18, 19, 20]
+            assert rec["tokens"] == {"anchors": 72, "compressed": 18, "recent": 18, "current": 18, "old": 0}
+
+
+def first_blocks(history):
+    return {rec["scene"]: rec for rec in history if rec["transition"] is not None or rec["block"] == 0}
+
+
+@pytest.fixture(scope="module")
+def switched():
+    plan = scenes((0, 9, None, {"label": "A"}), (1, 7, "smooth", {}), (2, 7, "cut", {}),
+                  (0, 7, "recall", {"recall": "A"}))
+    memory, latents = scripted_run(plan)
+    return memory, latents
+
+
+def test_first_block_after_smooth(switched):
+    memory, _ = switched
+    rec = first_blocks(memory.history)[1]
+    # recall frame + 2 old recent frames at ids 0-2, the new block at slots 3-5, no jump
+    assert rec["key_frame_ids"] == [0, 1, 2, 3, 4, 5] and rec["query_frame_ids"] == [3, 4, 5]
+    assert rec["tokens"]["old"] == 3 * 6 and rec["jump"] == 0
+
+
+def test_first_block_after_cut(switched):
+    memory, _ = switched
+    rec = first_blocks(memory.history)[2]
+    # one staged frame at id 0, the block jumped by +45 (keys and queries)
+    assert rec["key_frame_ids"] == [0, 46, 47, 48] and rec["query_frame_ids"] == [46, 47, 48]
+    assert rec["old_weight"] == pytest.approx(0.8)
+    after = [r for r in memory.history if r["scene"] == 2][1]
+    assert after["tokens"]["old"] == 0 and after["key_frame_ids"] == list(range(6))  # evicted after 1 block
+
+
+def test_first_block_after_recall(switched):
+    memory, _ = switched
+    rec = first_blocks(memory.history)[3]
+    jump = rec["jump"]
+    assert 0 <= jump <= 6
+    assert rec["key_frame_ids"] == [0, 1 + jump, 2 + jump, 3 + jump]
+    assert rec["query_frame_ids"] == [1 + jump, 2 + jump, 3 + jump]
+    nxt = [r for r in memory.history if r["scene"] == 3][1]
+    assert nxt["key_frame_ids"] == list(range(7)) and nxt["query_frame_ids"] == [4, 5, 6]  # jump only once
+
+
+def test_smooth_memory_decays_then_is_evicted(switched):
+    memory, _ = switched
+    scene1 = [r for r in memory.history if r["scene"] == 1]
+    weights = [r["old_weight"] for r in scene1]
+    assert weights[0] == pytest.approx(1.0)
+    assert all(w is not None for w in weights[:5]) and weights[5] is None  # 5 blocks, then gone
+    assert all(a > b for a, b in zip(weights[:4], weights[1:5]))
+    assert scene1[5]["key_frame_ids"] == list(range(18))  # ids shift down by the 3 evicted frames
+
+
+def test_recall_of_unknown_label_is_explained():
+    plan = scenes((0, 2, None, {"label": "beach"}), (1, 2, "recall", {"recall": "forest"}))
+    with pytest.raises(EchoError, match=r"cannot recall scene 'forest'.*\['beach'\]"):
+        scripted_run(plan)
