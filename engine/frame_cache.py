@@ -149,12 +149,10 @@ class FrameCache(MemoryPolicy):
         """Drop every other frame and compact the kept ones to the front (a one-off copy at a switch)."""
         keep = sorted(f for f in self.slot_frames if f is not None and f in set(frames))
         t = self.geometry.frame_tokens
-        for dst, frame in enumerate(keep):
-            src = self.slot_frames.index(frame)
-            if src != dst:
-                for buf in (self.k, self.v):
-                    buf[:, :, dst * t:(dst + 1) * t] = buf[:, :, src * t:(src + 1) * t].clone()
-                self.slot_frames[src], self.slot_frames[dst] = None, frame
+        src = torch.tensor([self.slot_frames.index(f) for f in keep], dtype=torch.long)
+        index = (src[:, None] * t + torch.arange(t)).flatten().to(self.k.device)
+        for buf in (self.k, self.v):
+            buf[:, :, :len(index)] = buf.index_select(2, index)  # gathered first, so no overlap issue
         self.slot_frames = keep + [None] * (self.window_frames - len(keep))
 
     def held_frames(self) -> list[int]:
