@@ -1,4 +1,11 @@
-"""Scene memory policies (Echo-Forcing and its baselines) on the engine's memory interface.
+"""Scene memory policies on the engine's memory interface: Echo-Forcing and its baselines.
 
-Pure torch; never imports ComfyUI. The Echo-Forcing policy arrives with its own issue.
+Pure torch; never imports ComfyUI.
 """
+from .baselines import EchoInfinityRope, InfinityRope, LongLiveRecache
+from .config import EchoConfig, ModeSettings
+from .echo_forcing import EchoForcingMemory
+from .presets import PRESETS, make_memory
+
+__all__ = ["EchoConfig", "EchoForcingMemory", "EchoInfinityRope", "InfinityRope", "LongLiveRecache",
+           "ModeSettings", "PRESETS", "make_memory"]

@@ -90,7 +90,7 @@ def phase_scores(keys: torch.Tensor, distances: torch.Tensor, q_mean: torch.Tens
     k = keys.float()
     base = torch.einsum("fthd,fohd->ftoh", k, w_real)  # [F, T, O, H]
     if compensate:
-        kabs = as_pairs(k).abs()  # [F, T, H, P]
+        kabs = k.view(frames, tokens, heads, pairs, 2).pow(2).sum(-1).sqrt()  # |k| per pair [F, T, H, P]
         extra = torch.einsum("fthp,hp->fth", kabs, (abs_mean - q_mean.abs()).float())
         base = base + gate * extra.unsqueeze(2)
     if fusion == "max":

@@ -125,8 +125,8 @@ class EchoForcingMemory(MemoryPolicy):
         self._scales: dict[int, tuple] = {}
         if self.steady:
             self.anchor_ids = roll_anchors(self.anchor_ids, n, W, self.config.anchor_frames, fpb)
-            self._anchor_index = self._token_index(self.anchor_ids, lambda f: f)
-            self._recent_index = self._token_index(range(n - self.config.recent_frames, n), self._slot)
+            self._frame_sources = [("pool", a) for a in self.anchor_ids] + [
+                ("ring", self._slot(f)) for f in range(n - self.config.recent_frames, n)]
             self._key_rotary, self._query_rotary = self._steady_keys, self._steady_query
             self._selected: list = [None] * self.geometry.num_layers
             self._layer_rotary: list = [None] * self.geometry.num_layers
@@ -187,46 +187,56 @@ class EchoForcingMemory(MemoryPolicy):
             self._select_pending[i] = False
         a_end = cfg.anchor_frames * t
         c_end = a_end + cfg.compressed_frames * t
-        r_end = c_end + cfg.recent_frames * t
         for work, ring, pool, new in ((self.work_k, self.ring_k[i], self.pool_k[i], k),
                                       (self.work_v, self.ring_v[i], self.pool_v[i], v)):
-            work[:, :a_end] = pool.index_select(1, self._anchor_index)
+            for dst, (src_buf, src) in enumerate(self._frame_sources):  # anchors, then recent: whole frames
+                at = dst * t if dst < cfg.anchor_frames else c_end + (dst - cfg.anchor_frames) * t
+                work[:, at:at + t] = (pool if src_buf == "pool" else ring)[:, src * t:(src + 1) * t]
             sel = self._selected[i]
-            if sel.dim() == 1:
+            if sel.dim() == 2:  # per-sample selection
+                for b in range(len(sel)):
+                    torch.index_select(ring[b], 0, sel[b], out=work[b, a_end:c_end])
+            elif work.shape[0] == 1:
+                torch.index_select(ring, 1, sel, out=work[:, a_end:c_end])
+            else:
                 work[:, a_end:c_end] = ring.index_select(1, sel)
-            else:  # per-sample selection
-                work[:, a_end:c_end] = torch.stack([ring[b].index_select(0, sel[b]) for b in range(len(sel))])
-            work[:, c_end:r_end] = ring.index_select(1, self._recent_index)
-            work[:, r_end:] = new
+            work[:, -new.shape[1]:] = new
         rotary = self._layer_rotary[i] or self._key_rotary
         return AttentionContext(self.work_k, self.work_v, rotary, self._query_rotary)
 
     def _select(self, i: int, q: torch.Tensor) -> None:
-        """Top-C history tokens for layer i, scored once per block on the first (noisy) forward."""
+        """Top-C history tokens for layer i, scored once per block on the first (noisy) forward.
+
+        The ring is scored where it lies (slot order); the recent frames are excluded, and the chosen
+        tokens are put in chronological order before they take the compressed slots.
+        """
         cfg, g = self.config, self.geometry
-        t, n = g.frame_tokens, self.scene.frames
-        frames = list(range(n - self.window, n - cfg.recent_frames))  # the candidates, oldest first
-        index = self._token_index(frames, self._slot)
+        t, n, W = g.frame_tokens, self.scene.frames, self.window
+        slot_frames = [n - W + ((s - (n - W)) % W) for s in range(W)]  # frame held by each ring slot
+        distances = torch.tensor([n - f for f in slot_frames])
+        recent = torch.tensor([f >= n - cfg.recent_frames for f in slot_frames], device=g.device)
+        order = torch.tensor([(f - (n - W)) * t for f in slot_frames], device=g.device)
+        chrono = (order[:, None] + torch.arange(t, device=g.device)).flatten()  # chronological rank of a token
         cal = self.calibration
         gate = 1.0
         if cfg.use_drift_gate and cfg.use_magnitude_compensation:
             gate = drift_gate(as_pairs(q).mean(dim=(0, 1)), cal.mean[i], cfg.drift_lambda)
-        distances = torch.tensor([n - f for f in frames])
+        blocked = (self.reuse[i] >= cfg.max_reuse) | recent.repeat_interleave(t)
         samples = range(g.batch) if cfg.per_sample_selection else range(1)
         picks = []
         for b in samples:
-            keys = self.ring_k[i][b].index_select(0, index).view(len(frames), t, g.num_heads, g.head_dim)
+            keys = self.ring_k[i][b].view(W, t, g.num_heads, g.head_dim)
             scores = phase_scores(keys, distances, cal.mean[i], cal.abs_mean[i], gate, cfg.future_offsets,
                                   cfg.fusion, cfg.use_magnitude_compensation)
-            blocked = self.reuse[i].index_select(0, index) >= cfg.max_reuse
-            picks.append(index[select_top(scores, cfg.compressed_frames * t, blocked)])
+            chosen = select_top(scores, cfg.compressed_frames * t, blocked)
+            picks.append(chosen[chrono[chosen].argsort()])
         for chosen in picks:
             self.reuse[i].index_add_(0, chosen, torch.ones_like(chosen, dtype=torch.int32))
         self._selected[i] = picks[0] if len(picks) == 1 else torch.stack(picks)
         if cfg.true_spatial_ids:
             pos = grid_positions(list(range(self.window)), g.grid_h, g.grid_w)
             a_end = cfg.anchor_frames * t
-            spatial = picks[0].cpu() % t  # the released layout shares one selection's ids across samples
+            spatial = picks[0].cpu() % t  # one set of ids, shared by the samples
             pos[a_end:a_end + len(spatial), 1] = spatial // g.grid_w
             pos[a_end:a_end + len(spatial), 2] = spatial % g.grid_w
             self._layer_rotary[i] = self._rotary(None, pos)
@@ -378,11 +388,6 @@ class EchoForcingMemory(MemoryPolicy):
     def _slot(self, frame: int) -> int:
         """Ring slot of the current scene's frame."""
         return frame % self.window
-
-    def _token_index(self, frames, slot_of) -> torch.Tensor:
-        t = self.geometry.frame_tokens
-        slots = torch.tensor([slot_of(f) for f in frames], dtype=torch.long)
-        return (slots[:, None] * t + torch.arange(t)).flatten().to(self.geometry.device)
 
     def _token_counts(self, n: int) -> dict:
         cfg, t = self.config, self.geometry.frame_tokens

@@ -78,3 +78,19 @@ def test_longlive_stream_without_switch_equals_windowed_reference():
         memory.end_block()
     want = model.forward_full(x, 0.0, cond, mask=block_causal_mask(18, T, 3, window_frames=12, sink_frames=3))
     torch.testing.assert_close(torch.cat(outs, dim=2), want, atol=1e-5, rtol=1e-4)
+
+
+def test_presets_build_every_policy_and_name_bad_options():
+    import pytest
+
+    from echo_stream.engine import EchoError
+    from echo_stream.memory import PRESETS, make_memory
+
+    for name in PRESETS:
+        memory = make_memory(name)
+        BlockStreamer(tiny_model(), memory, **SIZE).next_block(text(3))
+    assert make_memory("echo_forcing", drift_lambda=2.0).config.drift_lambda == 2.0
+    with pytest.raises(EchoError, match="unknown memory preset 'nope'"):
+        make_memory("nope")
+    with pytest.raises(EchoError, match=r"does not take \['anchor_frame'\]"):
+        make_memory("echo_forcing", anchor_frame=3)

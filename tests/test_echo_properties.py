@@ -52,3 +52,26 @@ def test_six_scene_script_is_deterministic_for_a_seed():
     assert [rec["scene"] for rec in first.history][-1] == 5
     assert {rec["transition"] for rec in first.history} >= {"smooth", "cut", "recall"}
     assert len(first.pool.entries) == 5 and first.pool.find("A").scene_index == 0
+
+
+def test_batch_above_one_with_shared_or_per_sample_selection():
+    from echo_stream.engine import BlockStreamer
+    from echo_stream.memory import EchoForcingMemory
+    from tiny import text
+
+    plan = [None] * 9 + ["cut"] + [None] * 3
+    first, second = text(4, seed=1), text(4, seed=2)
+    outs = {}
+    for per_sample in (False, True):
+        memory = EchoForcingMemory(EchoConfig(per_sample_selection=per_sample))
+        streamer = BlockStreamer(MODEL, memory, batch=2, seed=3, width=48, height=32)
+        blocks, selections = [], []
+        with torch.no_grad():
+            for i, tr in enumerate(plan):
+                blocks.append(streamer.next_block(first if i < 9 else second, transition=tr))
+                if memory.steady:
+                    selections.append(memory._selected[0])
+        outs[per_sample] = torch.cat(blocks, dim=2)
+        assert outs[per_sample].shape[0] == 2 and torch.isfinite(outs[per_sample]).all()
+        assert selections and all(sel.dim() == (2 if per_sample else 1) for sel in selections)
+    assert not torch.equal(outs[False][0], outs[False][1])  # the two samples have their own noise
