@@ -80,6 +80,8 @@ class EchoForcingMemory(MemoryPolicy):
         self.scene: Scene | None = None
         self.scenes_started = 0
         self.anchor_ids: list[int] | None = None
+        self._anchors_before: list[int] | None = None
+        self._rolled_for: tuple | None = None
         self.old_frames = 0  # o: staged old-memory frames in the context
         self.old_blocks = 0
         self.old_weights: torch.Tensor | None = None  # [L, T] or [L, B, T]
@@ -124,7 +126,10 @@ class EchoForcingMemory(MemoryPolicy):
         self._select_pending = [self.steady] * self.geometry.num_layers
         self._scales: dict[int, tuple] = {}
         if self.steady:
-            self.anchor_ids = roll_anchors(self.anchor_ids, n, W, self.config.anchor_frames, fpb)
+            if self._rolled_for != (scene.index, n):  # a block run again after an interruption rolls once
+                self._anchors_before = self.anchor_ids
+                self._rolled_for = (scene.index, n)
+            self.anchor_ids = roll_anchors(self._anchors_before, n, W, self.config.anchor_frames, fpb)
             self._frame_sources = [("pool", a) for a in self.anchor_ids] + [
                 ("ring", self._slot(f)) for f in range(n - self.config.recent_frames, n)]
             self._key_rotary, self._query_rotary = self._steady_keys, self._steady_query

@@ -97,3 +97,23 @@ def test_recall_of_unknown_label_is_explained():
     plan = scenes((0, 2, None, {"label": "beach"}), (1, 2, "recall", {"recall": "forest"}))
     with pytest.raises(EchoError, match=r"cannot recall scene 'forest'.*\['beach'\]"):
         scripted_run(plan)
+
+
+def test_a_block_run_again_after_an_interruption_rolls_the_anchors_once():
+    import torch
+
+    from echo_stream.engine import BlockEvent, BlockStreamer
+    from echo_stream.memory import EchoForcingMemory
+    from echo_helpers import SIZE
+    from tiny import text, tiny_model
+
+    memory = EchoForcingMemory()
+    streamer = BlockStreamer(tiny_model(), memory, **SIZE)
+    cond = text(4)
+    with torch.no_grad():
+        for _ in range(7):
+            streamer.next_block(cond)
+        event = BlockEvent(index=7, start_frame=21, num_frames=3, conditioning=cond)
+        memory.begin_block(event)  # interrupted before the block finished ...
+        streamer.next_block(cond)  # ... and generated again
+    assert memory.history[-1]["anchor_ids"] == ANCHOR_TABLE[21]
