@@ -23,7 +23,7 @@ import torch
 
 from engine_bench import WAN_1_3B, build_model, sync  # noqa: E402 (also loads the pack)
 
-from echo_stream.engine import (BlockStreamer, CacheGeometry, LayerMemory, MemoryPolicy,  # noqa: E402
+from echo_stream.engine import (AttentionContext, BlockStreamer, CacheGeometry, LayerMemory, MemoryPolicy,  # noqa: E402
                                 RotaryEmbedding, WanConfig, grid_positions, rolling_window)
 from echo_stream.engine.attention import attend_context  # noqa: E402
 from echo_stream.memory import EchoConfig, EchoForcingMemory, InfinityRope, LongLiveRecache, make_memory  # noqa: E402
@@ -132,8 +132,6 @@ class _ProbeLayer(LayerMemory):
         frames = keys.shape[1] // g.frame_tokens
         rot = g.rotary.rotary(grid_positions(range(frames), g.grid_h, g.grid_w))
         qrot = g.rotary.rotary(grid_positions(range(start, start + p.event.num_frames), g.grid_h, g.grid_w))
-        from echo_stream.engine import AttentionContext
-
         oracle = attend_context(q, AttentionContext(keys, values, rot, qrot))
         got = attend_context(q, self._ctx)
         p.errors.append(float((got - oracle).norm() / oracle.norm()))

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import check_wan_state_dict, read_tensors, to_original_names
+from .config import WanConfig
 from .lora import merge_lora
 from .modules import WanDiT
 from .transformer import CausalWan
@@ -19,7 +20,10 @@ def load_state_dict(path, *, prefer_ema: bool = True) -> dict:
 def build_model(sd: dict, *, source="state dict", dtype: torch.dtype | None = None, device="cpu",
                 num_heads: int | None = None) -> CausalWan:
     """Validate `sd` and wrap it as a CausalWan without copying more than the dtype cast needs."""
-    cfg = check_wan_state_dict(sd, source, num_heads=num_heads)
+    return _assemble(sd, check_wan_state_dict(sd, source, num_heads=num_heads), dtype, device)
+
+
+def _assemble(sd: dict, cfg: WanConfig, dtype, device) -> CausalWan:
     with torch.device("meta"):
         dit = WanDiT(cfg)
     cast = {k: v.to(device=device, dtype=dtype or v.dtype) for k, v in sd.items()}
@@ -44,7 +48,7 @@ def load_causal_wan(
     into the weights with `lora_strength` before the cast.
     """
     sd = load_state_dict(path, prefer_ema=prefer_ema)
-    check_wan_state_dict(sd, path, num_heads=num_heads)
-    if lora is not None:
+    cfg = check_wan_state_dict(sd, path, num_heads=num_heads)
+    if lora is not None:  # merging keeps every shape (merge_lora checks each delta)
         merge_lora(sd, Path(lora), strength=lora_strength, alpha=lora_alpha)
-    return build_model(sd, source=path, dtype=dtype, device=device, num_heads=num_heads)
+    return _assemble(sd, cfg, dtype, device)

@@ -45,11 +45,10 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 class CausalWan:
     def __init__(self, dit: nn.Module, config: WanConfig | None = None):
         self.dit = dit
-        if config is None:
-            params = dict(dit.named_parameters())
-            config = getattr(dit, "config", None) or WanConfig.from_state_dict(
-                params, num_heads=getattr(dit, "num_heads", None), source="model"
-            )
+        config = config or getattr(dit, "config", None)
+        if config is None:  # e.g. a ComfyUI diffusion_model: read the sizes from its parameters
+            config = WanConfig.from_state_dict(dict(dit.named_parameters()),
+                                               num_heads=getattr(dit, "num_heads", None), source="model")
         self.config = config
         self.rotary = RotaryEmbedding(config.head_dim)
 
