@@ -43,8 +43,12 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class CausalWan:
-    def __init__(self, dit: nn.Module, config: WanConfig | None = None):
+    def __init__(self, dit: nn.Module, config: WanConfig | None = None, *,
+                 compute_dtype: torch.dtype | None = None, device: torch.device | None = None):
+        """compute_dtype/device: for module trees whose weights are stored in another dtype or partly
+        offloaded (a ComfyUI MODEL with fp8 weights or lowvram); default: the patch embedding's."""
         self.dit = dit
+        self._compute_dtype, self._device = compute_dtype, None if device is None else torch.device(device)
         config = config or getattr(dit, "config", None)
         if config is None:  # e.g. a ComfyUI diffusion_model: read the sizes from its parameters
             config = WanConfig.from_state_dict(dict(dit.named_parameters()),
@@ -54,11 +58,11 @@ class CausalWan:
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.dit.patch_embedding.weight.dtype
+        return self._compute_dtype or self.dit.patch_embedding.weight.dtype
 
     @property
     def device(self) -> torch.device:
-        return self.dit.patch_embedding.weight.device
+        return self._device or self.dit.patch_embedding.weight.device
 
     # ---------------------------------------------------------------- inputs
     def latent_grid(self, x: torch.Tensor) -> tuple[int, int, int]:
@@ -138,7 +142,7 @@ class CausalWan:
         b, n, dim = x.shape
         frames = grid[0]
         for i, blk in enumerate(self.dit.blocks):
-            mod = (blk.modulation.unsqueeze(0) + e0).unsqueeze(3)  # [B, F, 6, 1, dim]
+            mod = (blk.modulation.to(e0.device, e0.dtype).unsqueeze(0) + e0).unsqueeze(3)  # [B, F, 6, 1, dim]
             shift1, scale1, gate1, shift2, scale2, gate2 = mod.unbind(2)
             per_frame = lambda y: y.view(b, frames, -1, dim)  # noqa: E731
             h = (blk.norm1(per_frame(x)) * (1 + scale1) + shift1).view(b, n, dim)
@@ -152,7 +156,7 @@ class CausalWan:
     def _head(self, x, grid, e) -> torch.Tensor:
         b, frames, gh, gw = x.shape[0], *grid
         head = self.dit.head
-        shift, scale = (head.modulation.unsqueeze(0) + e.unsqueeze(2)).unsqueeze(3).unbind(2)
+        shift, scale = (head.modulation.to(e.device, e.dtype).unsqueeze(0) + e.unsqueeze(2)).unsqueeze(3).unbind(2)
         out = head.head(head.norm(x.view(b, frames, gh * gw, -1)) * (1 + scale) + shift)
         pt, ph, pw = self.config.patch_size
         c = self.config.out_dim

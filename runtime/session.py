@@ -15,7 +15,8 @@ import torch
 
 from ..engine.errors import EchoError
 from ..engine.schedule import FlowSchedule
-from ..engine.stream import BlockStreamer, StreamSettings
+from ..engine.memory_api import CacheGeometry
+from ..engine.stream import BlockStreamer, StreamSettings, latent_size
 from ..engine.transformer import CausalWan
 from .memory_choice import MemoryChoice
 from .script import Scene, SceneScript
@@ -94,6 +95,18 @@ class RunResult:
     interrupted: bool
 
 
+def estimate_cache_bytes(model: CausalWan, spec: SessionSpec) -> int:
+    """Bytes the session's memory will allocate, measured on the meta device (nothing allocated)."""
+    cfg = model.config
+    latent_h, latent_w = latent_size(spec.width, spec.height)
+    _, ph, pw = cfg.patch_size
+    geometry = CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, latent_h // ph, latent_w // pw,
+                             spec.frames_per_block, spec.batch, model.dtype, torch.device("meta"), model.rotary)
+    policy = spec.memory.build()
+    policy.setup(geometry)
+    return policy.nbytes()
+
+
 class Session:
     def __init__(self, name: str, model: CausalWan, spec: SessionSpec):
         self.name, self.model, self.spec = name, model, spec
@@ -102,6 +115,21 @@ class Session:
                                       batch=spec.batch, settings=spec.stream_settings())
         self.scenes: list[SceneRecord] = []
         self.conditioning: torch.Tensor | None = None
+        self.run_blocks: list[torch.Tensor] = []  # the current (or last) run's blocks, kept if a run fails
+
+    def use_model(self, model: CausalWan) -> None:
+        """Carry on with other weights of the same sizes (e.g. a changed LoRA strength)."""
+        if model is self.model:
+            return
+        if model.config != self.model.config:
+            raise EchoError(f"session {self.name!r} was made with a model of other sizes; start a new session "
+                            f"for this model")
+        self.model = self.streamer.model = model
+        self.streamer.text = None  # cross-attention K/V come from the new weights
+
+    def run_latents(self) -> torch.Tensor:
+        """The blocks of the current or last run so far (what an interrupted run keeps)."""
+        return torch.cat(self.run_blocks, dim=2) if self.run_blocks else self._empty_latents()
 
     @property
     def blocks_done(self) -> int:
@@ -155,7 +183,7 @@ class Session:
         plan = plan if plan is not None else self.plan(script)
         total = sum(p.blocks for p in plan)
         first_block, started = self.blocks_done, time.perf_counter()
-        blocks: list[torch.Tensor] = []
+        blocks = self.run_blocks = []
         interrupted = False
         for planned in plan:
             for j in range(planned.blocks):
@@ -171,8 +199,7 @@ class Session:
                                          time.perf_counter() - started))
             if interrupted:
                 break
-        latents = torch.cat(blocks, dim=2) if blocks else self._empty_latents()
-        return RunResult(latents, first_block, len(blocks), total, interrupted)
+        return RunResult(self.run_latents(), first_block, len(blocks), total, interrupted)
 
     def _enter(self, planned: PlannedScene, j: int) -> tuple[SceneRecord, dict]:
         """The scene record a block belongs to, and the memory event fields of the block."""
@@ -196,6 +223,19 @@ class Session:
     def _empty_latents(self) -> torch.Tensor:
         s = self.streamer
         return torch.zeros(s.batch, self.model.config.in_dim, 0, s.latent_h, s.latent_w)
+
+    def planned_timeline(self, plan: list[PlannedScene]) -> list[dict]:
+        """The timeline as it will be once `plan` has run (for the live preview's first event)."""
+        records = self.timeline()
+        block = self.blocks_done
+        for p in plan:
+            if records and (p.transition is None or records[-1]["index"] == p.record_index):
+                records[-1]["blocks"] += p.blocks
+            else:
+                records.append({"index": p.record_index, "label": p.scene.label, "transition": p.transition,
+                                "start_block": block, "blocks": p.blocks})
+            block += p.blocks
+        return records
 
     def timeline(self) -> list[dict]:
         return [r.to_json() for r in self.scenes]

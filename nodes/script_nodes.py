@@ -1,0 +1,149 @@
+"""Scene script nodes: build a timeline of scenes one node at a time, or from one text box.
+
+Scripts are immutable values: each node returns a new, longer script, so one script can branch
+into several graphs.
+"""
+from __future__ import annotations
+
+from ..engine.errors import EchoError
+from ..runtime.script import SceneScript
+from ..runtime.timeline_text import parse_timeline
+from .types import CATEGORY, SCENE_SCRIPT, conditioning_tensor
+
+SECONDS = ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25,
+                     "tooltip": "How long the scene lasts. One block of 3 latent frames is 0.75 s of video "
+                                "(12 frames at 16 fps); durations are rounded down to whole blocks."})
+LABEL = ("STRING", {"default": "", "tooltip": "Optional name of the scene, so a Scene Recall can return to it."})
+PROMPT = ("CONDITIONING", {"tooltip": "The scene's prompt, from CLIP Text Encode with the umt5 Wan text encoder."})
+SCRIPT_IN = (SCENE_SCRIPT, {"tooltip": "The script so far."})
+SCRIPT_OUT = ("The script with this scene appended.",)
+
+
+class EchoSceneStart:
+    DESCRIPTION = "Begins a scene script with its first scene."
+    CATEGORY = CATEGORY
+    FUNCTION = "start"
+    RETURN_TYPES = (SCENE_SCRIPT,)
+    RETURN_NAMES = ("script",)
+    OUTPUT_TOOLTIPS = ("A script holding this one scene.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"conditioning": PROMPT, "seconds": SECONDS}, "optional": {
+            "label": LABEL,
+            "on_continue": (["smooth", "cut", "auto"], {
+                "default": "smooth", "tooltip": "When this script continues a session whose current prompt is "
+                                                "different: how to switch to this scene. The same prompt simply "
+                                                "carries on."}),
+        }}
+
+    def start(self, conditioning, seconds, label="", on_continue="smooth"):
+        cond = conditioning_tensor(conditioning, "Scene Start")
+        return (SceneScript.start(cond, float(seconds), label, on_continue),)
+
+
+class _AddScene:
+    CATEGORY = CATEGORY
+    FUNCTION = "add"
+    RETURN_TYPES = (SCENE_SCRIPT,)
+    RETURN_NAMES = ("script",)
+    OUTPUT_TOOLTIPS = SCRIPT_OUT
+    TRANSITION = ""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"script": SCRIPT_IN, "conditioning": PROMPT, "seconds": SECONDS},
+                "optional": {"label": LABEL}}
+
+    def add(self, script, conditioning, seconds, label=""):
+        return (_script(script).then(conditioning_tensor(conditioning, type(self).__name__), float(seconds),
+                                     self.TRANSITION, label),)
+
+
+class EchoPromptSwitch(_AddScene):
+    DESCRIPTION = ("A smooth transition to a new prompt: the old scene's memory stays and fades out "
+                   "(difference-aware decay), so the video flows into the new scene.")
+    TRANSITION = "smooth"
+
+
+class EchoHardCut(_AddScene):
+    DESCRIPTION = ("A hard cut: the old scene is dropped from the attention window (only a faint recall "
+                   "frame remains for one block) and positions jump, so the new shot starts fresh.")
+    TRANSITION = "cut"
+
+
+class EchoAutoTransition(_AddScene):
+    DESCRIPTION = ("Lets the scene memory choose: recall a past scene whose prompt is very similar, a smooth "
+                   "switch when the new prompt is close to the current one, else a hard cut.")
+    TRANSITION = "auto"
+
+
+class EchoSceneRecall(_AddScene):
+    DESCRIPTION = ("Returns to a scene seen earlier: its stored Scene Recall Frame is put back into memory so "
+                   "the place, characters and look come back. Name the scene by label or 0-based index, or "
+                   "leave the target empty to recall the past scene whose prompt is most similar.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        types = super().INPUT_TYPES()
+        types["optional"]["target"] = ("STRING", {
+            "default": "", "tooltip": "Label or 0-based index of the scene to recall; empty = most similar prompt."})
+        return types
+
+    def add(self, script, conditioning, seconds, label="", target=""):
+        target = (target or "").strip() or None
+        cond = conditioning_tensor(conditioning, "Scene Recall")
+        return (_script(script).then(cond, float(seconds), "recall", label, target),)
+
+
+class EchoSceneScriptFromText:
+    DESCRIPTION = ("A whole timeline in one text box, in Echo-Forcing's prompt syntax. Scenes are separated by "
+                   "'|'; each has a duration [10s]. A marker after the number sets the transition OUT of that "
+                   "scene into the next: [10s#] = hard cut, [10s@] = recall (of the most similar earlier scene), "
+                   "no marker = smooth. Example: 'a beach at dawn [10s#] | a city at night [10s@] | the beach "
+                   "at noon [10s]'. Text after ';' in a scene is ignored (subtitles).")
+    CATEGORY = CATEGORY
+    FUNCTION = "build"
+    RETURN_TYPES = (SCENE_SCRIPT,)
+    RETURN_NAMES = ("script",)
+    OUTPUT_TOOLTIPS = ("The script, each scene's prompt encoded with the CLIP.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "clip": ("CLIP", {"tooltip": "The umt5 text encoder (CLIPLoader, type wan)."}),
+            "timeline": ("STRING", {"multiline": True, "default": "a red fox runs through fresh snow [10s] | "
+                                    "the fox leaps into a frozen river [10s]",
+                                    "tooltip": "Scenes separated by '|', each with [Ns], [Ns#] or [Ns@]."}),
+            "default_seconds": ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25,
+                                          "tooltip": "Duration of a scene written without [Ns]."}),
+        }}
+
+    def build(self, clip, timeline, default_seconds=10.0):
+        scenes = parse_timeline(timeline, default_seconds)
+        encoded: dict[str, object] = {}
+        script = None
+        for scene in scenes:
+            if scene.prompt not in encoded:  # one encoding per distinct prompt
+                encoded[scene.prompt] = conditioning_tensor(_encode(clip, scene.prompt), "Scene Script From Text")
+            cond = encoded[scene.prompt]
+            if script is None:
+                script = SceneScript.start(cond, scene.seconds)
+            else:
+                script = script.then(cond, scene.seconds, scene.transition)
+        return (script,)
+
+
+def _encode(clip, prompt: str):
+    """CLIP Text Encode's own call (older ComfyUI builds lack the scheduled variant)."""
+    tokens = clip.tokenize(prompt)
+    if hasattr(clip, "encode_from_tokens_scheduled"):
+        return clip.encode_from_tokens_scheduled(tokens)
+    cond, pooled = clip.encode_from_tokens(tokens, return_pooled=True)
+    return [[cond, {"pooled_output": pooled}]]
+
+
+def _script(script) -> SceneScript:
+    if not isinstance(script, SceneScript):
+        raise EchoError(f"expected a SCENE_SCRIPT from Scene Start, got {type(script).__name__}")
+    return script

@@ -1,0 +1,85 @@
+"""Save Scene Memory / Load Scene Memory: a session to a file in output/echo_stream and back."""
+from __future__ import annotations
+
+import os
+
+from ..runtime.session import SESSIONS
+from ..runtime.state_file import load_session, save_session
+from . import comfy
+from .files import SUFFIX, state_path
+from .types import CATEGORY, ECHO_MODEL, SCENE_MEMORY, EchoModel, SceneMemoryHandle
+
+SUBFOLDER = "echo_stream"
+
+
+def state_folder() -> str:
+    return os.path.join(comfy.output_directory(), SUBFOLDER)
+
+
+def saved_states() -> list[str]:
+    root = state_folder()
+    found = []
+    for folder, _, files in os.walk(root):
+        found += [os.path.relpath(os.path.join(folder, f), root).replace(os.sep, "/") for f in files if f.endswith(SUFFIX)]
+    return sorted(found)
+
+
+class EchoSaveSceneMemory:
+    DESCRIPTION = ("Saves a session (scene memory, noise state, timeline, current prompt) to "
+                   "output/echo_stream/<name>.safetensors, written atomically. Load Scene Memory continues it "
+                   "later, even after a restart.")
+    CATEGORY = CATEGORY
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+    RETURN_TYPES = (SCENE_MEMORY,)
+    RETURN_NAMES = ("scene_memory",)
+    OUTPUT_TOOLTIPS = ("The same session, passed through.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "scene_memory": (SCENE_MEMORY, {"tooltip": "From the Streaming Sampler."}),
+            "filename": ("STRING", {"default": "session", "tooltip": "File name inside output/echo_stream; "
+                                                                     "sub-folders allowed, '..' is not."}),
+        }}
+
+    def save(self, scene_memory: SceneMemoryHandle, filename):
+        session = SESSIONS.require(scene_memory.session)
+        path = save_session(session, state_path(state_folder(), filename))
+        text = f"saved {session.blocks_done} blocks of {session.name!r} to {os.path.relpath(path, comfy.output_directory())}"
+        return {"ui": {"text": [text]}, "result": (scene_memory,)}
+
+
+class EchoLoadSceneMemory:
+    DESCRIPTION = ("Loads a saved session from output/echo_stream into memory, checking that it fits the "
+                   "model. Connect it to the Streaming Sampler's scene_memory input to continue the video.")
+    CATEGORY = CATEGORY
+    FUNCTION = "load"
+    RETURN_TYPES = (SCENE_MEMORY,)
+    RETURN_NAMES = ("scene_memory",)
+    OUTPUT_TOOLTIPS = ("The loaded session, for the Streaming Sampler.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": (ECHO_MODEL, {"tooltip": "The model the session was made with."}),
+            "file": (saved_states(), {"tooltip": "A file saved by Save Scene Memory (in output/echo_stream)."}),
+        }, "optional": {
+            "session": ("STRING", {"default": "", "tooltip": "Name to load it under; empty = the saved name."}),
+        }}
+
+    @classmethod
+    def IS_CHANGED(cls, file, **_):
+        path = state_path(state_folder(), file)
+        return os.path.getmtime(path) if os.path.exists(path) else float("nan")
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, file, **_):
+        return True if os.path.isfile(state_path(state_folder(), file)) else f"no saved scene memory named {file!r}"
+
+    def load(self, model: EchoModel, file, session=""):
+        path = state_path(state_folder(), file)
+        loaded = load_session(path, model.causal, (session or "").strip() or None, model.frames_per_block)
+        SESSIONS.drop(loaded.name)
+        SESSIONS.put(loaded)
+        return (SceneMemoryHandle(loaded.name, loaded.blocks_done),)
