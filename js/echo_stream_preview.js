@@ -1,0 +1,114 @@
+// ComfyUI front-end extension of Echo Stream: a live long-video player inside every
+// EchoStreamingSampler node, fed by the sampler's `echo_stream.run` / `echo_stream.block`
+// websocket events (docs/preview_events.md) and by its final `executed` output.
+//
+// ComfyUI imports every .js under js/ as a module; this is the only one with side effects
+// (registering the extension). The logic lives in js/lib/, which has no side effects.
+
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+import { parseBlockEvent, parseExecutedOutput, parseRunEvent } from "./lib/payload.js";
+import { MIN_HEIGHT, PlayerWidget } from "./lib/player_widget.js";
+
+const NODE_CLASS = "EchoStreamingSampler";
+const WIDGET_NAME = "echo_preview";
+const DEFAULT_WIDTH = 460;
+
+// node -> PlayerWidget for every live sampler node in the page (several graphs, subgraphs).
+const players = new Map();
+
+// Warn once per distinct problem: a misconfigured server would otherwise flood the console.
+const warned = new Set();
+function warn(kind, error) {
+  const key = `${kind}: ${error}`;
+  if (warned.has(key) || warned.size > 50) return;
+  warned.add(key);
+  console.warn(`[echo_stream.preview] ignored ${kind} event (${error})`);
+}
+
+function apiURL(path) {
+  return typeof api.apiURL === "function" ? api.apiURL(path) : `/api${path}`;
+}
+
+// Node ids are numbers in the graph and strings in events: compare as strings. The id is read at
+// event time because a node created from the menu gets its id only after nodeCreated.
+function playersFor(nodeId) {
+  const out = [];
+  for (const [node, player] of players) if (String(node.id) === nodeId) out.push(player);
+  return out;
+}
+
+function route(kind, parse, handle) {
+  return (event) => {
+    try {
+      const parsed = parse(event?.detail);
+      if (!parsed.ok) return warn(kind, parsed.error);
+      for (const player of playersFor(parsed.value.node)) handle(player, parsed.value);
+    } catch (e) {
+      // Never throw into ComfyUI's websocket dispatch.
+      console.error(`[echo_stream.preview] ${kind} handler failed`, e);
+    }
+  };
+}
+
+function isSampler(node) {
+  return node?.comfyClass === NODE_CLASS || node?.type === NODE_CLASS;
+}
+
+function chain(node, method, after) {
+  const original = node[method];
+  node[method] = function (...args) {
+    const result = original?.apply(this, args);
+    try {
+      after.apply(this, args);
+    } catch (e) {
+      console.error(`[echo_stream.preview] ${method} failed`, e);
+    }
+    return result;
+  };
+}
+
+function attach(node) {
+  const player = new PlayerWidget({ document, apiURL });
+  node.addDOMWidget(WIDGET_NAME, WIDGET_NAME, player.element, {
+    serialize: false, // the preview is not part of the workflow
+    hideOnZoom: false,
+    getMinHeight: () => MIN_HEIGHT,
+  });
+  players.set(node, player);
+
+  // The sampler's ui output: the saved animated WEBP of the run, offered as the "Final" view.
+  chain(node, "onExecuted", (output) => {
+    const parsed = parseExecutedOutput(output);
+    if (parsed.ok) player.handleExecuted(parsed.value);
+  });
+  chain(node, "onRemoved", () => {
+    player.destroy();
+    players.delete(node);
+  });
+
+  // Wide enough for the timeline labels; a saved workflow's size is applied after this.
+  if (Array.isArray(node.size) && node.size[0] < DEFAULT_WIDTH) {
+    const height = typeof node.computeSize === "function" ? node.computeSize()[1] : node.size[1];
+    if (typeof node.setSize === "function") node.setSize([DEFAULT_WIDTH, Math.max(node.size[1], height)]);
+  }
+}
+
+app.registerExtension({
+  name: "echo_stream.preview",
+
+  setup() {
+    // Registering the listeners also tells ComfyUI's client these custom event types exist.
+    api.addEventListener("echo_stream.run", route("run", parseRunEvent, (p, ev) => p.handleRun(ev)));
+    api.addEventListener("echo_stream.block", route("block", parseBlockEvent, (p, ev) => p.handleBlock(ev)));
+  },
+
+  nodeCreated(node) {
+    if (!isSampler(node)) return;
+    try {
+      attach(node);
+    } catch (e) {
+      console.error("[echo_stream.preview] could not add the preview widget", e);
+    }
+  },
+});
