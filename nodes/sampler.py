@@ -63,7 +63,8 @@ class EchoStreamingSampler:
                                    "tooltip": "Name of the session; several can live side by side."}),
             "mode": (["new", "continue"], {"default": "new",
                                            "tooltip": "new: start (or restart) the session. continue: extend it "
-                                                      "with this script; never served from ComfyUI's cache."}),
+                                                      "with this script (starting it if it does not exist yet); "
+                                                      "never served from ComfyUI's cache."}),
         }, "optional": {
             "memory": (MEMORY_CONFIG, {"tooltip": "Scene Memory Settings; default echo_forcing. Ignored when continuing."}),
             "scene_memory": (SCENE_MEMORY, {"tooltip": "Continue this session (e.g. from Load Scene Memory); "
@@ -82,6 +83,9 @@ class EchoStreamingSampler:
         name = (session or "").strip() or "default"
         if scene_memory is not None:
             name, mode = scene_memory.session, "continue"
+        if mode == "continue" and SESSIONS.get(name) is None and scene_memory is None:
+            log.info("echo_stream: no session %r yet; starting it", name)  # the first Queue of a loop
+            mode = "new"
         continued = mode == "continue"
         if continued:
             current = SESSIONS.require(name)

@@ -126,8 +126,6 @@ def test_from_model_runs_the_engine_over_a_model_tree(comfy_dirs, model):
 
 def test_sampler_errors_are_clear(comfy_dirs, model):
     script = script_of(("EchoSceneStart", 1, 0.75, {}))
-    with pytest.raises(EchoError, match="no session named 'nope'"):
-        sample(model, script, mode="continue", session="nope")
     with pytest.raises(EchoError, match="not a positive multiple of 16"):
         call("EchoStreamingSampler", model=model, script=script, width=50, height=32, seed=0,
              steps="1000", session="s", mode="new")
@@ -143,6 +141,13 @@ def test_sampler_errors_are_clear(comfy_dirs, model):
              steps="1000", session="s", mode="continue")
     with pytest.raises(EchoError, match="Scene Start"):
         sample(model, "not a script")
+
+
+def test_continue_starts_a_missing_session(comfy_dirs, model):
+    script = script_of(("EchoSceneStart", 1, 0.75, {}))
+    started, handle, _ = sample(model, script, mode="continue", session="fresh")
+    again, _, _ = sample(model, script, mode="new", session="fresh")
+    assert handle.blocks == 1 and torch.equal(started, again)
 
 
 def test_continue_is_never_cached():
