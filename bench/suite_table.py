@@ -1,0 +1,51 @@
+"""The suite's short human-readable table (the JSON has everything)."""
+from __future__ import annotations
+
+NAMES = {"full_cache": "full cache", "self_forcing_window": "rolling window 21 (Self-Forcing)",
+         "longlive_recache": "LongLive 12 + sink 3", "infinity_rope": "inf-RoPE 6 + sink 1",
+         "echo_infinity_rope": "Echo-Infinity RoPE 12 + 3", "echo_forcing": "echo_forcing"}
+
+
+def mib(n) -> str:
+    return "-" if n is None else f"{n / 2**20:9.2f} MiB"
+
+
+def gb(n) -> str:
+    return f"{n / 1e9:7.2f} GB"
+
+
+def table(result: dict) -> str:
+    m = result["model"]
+    cuda = any("peak_gpu_bytes" in p for p in result["policies"].values())
+    peak = "peak GPU" if cuda else "peak RSS+"  # CUDA: allocator peak incl. weights; CPU: RSS above start
+    lines = [f"{result['device']} | dim {m['dim']}, {m['layers']} layers, {m['width']}x{m['height']}, {m['dtype']}, "
+             f"random weights | {result['blocks_interleaved']} interleaved blocks (full cache "
+             f"{result['full_cache_frames']} frames)",
+             f"{'policy':34s} {'ms/block':>9s} {'x window':>8s} {'px fps':>8s} {'1st block':>9s} "
+             f"{'cache':>13s} {peak:>13s} {'cache @1.3B':>10s}"]
+    at = result["wan_1_3b_bytes"]["policies"]
+    for name, p in result["policies"].items():
+        label = NAMES.get(name, name) + (f" ({result['full_cache_frames']} fr)" if name == "full_cache" else "")
+        lines.append(f"{label:34s} {p['per_block_s'] * 1000:9.1f} {p['ratio_to_rolling_window']:8.3f} "
+                     f"{p['pixel_fps']:8.2f} {p['time_to_first_block_s']:8.3f}s {mib(p['cache_bytes'])} "
+                     f"{mib(p.get('peak_gpu_bytes', p['peak_bytes_above_start']))} {gb(at[name]['bytes'])}")
+    echo = at["echo_forcing"]
+    lines.append("cache @1.3B: 832x480 bf16, 30 layers (the full cache at Self-Forcing's 21 frames)")
+    lines.append(f"echo_forcing at 1.3B: {echo['GB']} GB = {100 * echo['fraction_of_released_code']:.1f}% of the "
+                 f"released code's {result['wan_1_3b_bytes']['released_echo_forcing_GB']} GB")
+    length = result["against_length"]
+    rows = length["checkpoints"]
+    flat = ", ".join(n for n, ok in length["flat"].items() if ok)
+    grown = [n for n, ok in length["flat"].items() if not ok]
+    rss = " -> ".join(f"{r['process_rss_bytes'] / 2**20:.0f}" for r in rows)
+    lines.append(f"cache bytes at {' / '.join(str(r['minutes']) for r in rows)} min: flat for {flat or 'none'}"
+                 + (f"; NOT flat: {', '.join(grown)}" if grown else "")
+                 + f"; process RSS {rss} MiB"
+                 + f"; full cache would need {gb(length['full_cache_would_need'][-1]['bytes_wan_1_3b']).strip()} "
+                   f"at 1.3B after {rows[-1]['minutes']} min")
+    if "fidelity" in result:
+        f = result["fidelity"]
+        lines.append("attention error vs full history: " + ", ".join(
+            f"{k} {v['mean_rel_error_last_20_blocks']:.3f}" for k, v in f.items() if isinstance(v, dict)))
+    lines.append(f"wall time {result['wall_s']} s")
+    return "\n".join(lines)

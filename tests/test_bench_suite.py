@@ -1,0 +1,78 @@
+"""The benchmark suite's pieces, on tiny sizes: every figure it reports is computed and checked."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import geometry_bytes  # noqa: E402
+import length_bytes  # noqa: E402
+import policy_timing  # noqa: E402
+import suite  # noqa: E402
+from procmem import PeakMeter, rss_bytes  # noqa: E402
+from tiny_stream import tiny_config, tiny_model  # noqa: E402
+
+
+def test_cache_bytes_at_wan_1_3b_match_the_arithmetic_and_the_notes():
+    out = geometry_bytes.at_wan_1_3b()
+    assert out["geometry"]["tokens_per_frame"] == 1560
+    assert out["bytes_per_latent_frame"] == 2 * 30 * 1560 * 1536 * 2
+    policies = out["policies"]
+    assert all(p["arithmetic_check"] for n, p in policies.items() if n != "echo_forcing")
+    assert policies["self_forcing_window"]["GB"] == pytest.approx(6.04, abs=0.01)
+    assert policies["longlive_recache"]["GB"] == pytest.approx(3.45, abs=0.01)
+    assert policies["echo_forcing"]["fraction_of_released_code"] <= 0.40
+    # ring + pool of every layer plus one layer's work window: W + A + W / L frames
+    assert policies["echo_forcing"]["latent_frames_equivalent"] == pytest.approx(21 + 12 + 21 / 30, abs=0.05)
+
+
+def test_reported_bytes_are_what_the_process_really_allocates():
+    check = geometry_bytes.allocation_check(grid=(2, 4))
+    for name in ("self_forcing_window", "echo_forcing"):
+        assert 0.95 < check[name]["ratio"] < 1.3, check
+
+
+def test_peak_meter_sees_a_touched_allocation_and_not_an_untouched_one():
+    with PeakMeter(torch.device("cpu")) as touched:
+        x = torch.ones(8_000_000)  # 32 MB written
+        del x
+    assert touched.exact and 30e6 < touched.peak < 40e6
+    assert rss_bytes() > 0
+
+
+@torch.no_grad()
+def test_policy_timing_reports_every_policy_with_ratios_and_peaks():
+    model = tiny_model(tiny_config(layers=1, dim=24))
+    out = policy_timing.measure(model, width=32, height=32, blocks=9, solo_blocks=9)
+    assert set(out) == set(policy_timing.POLICIES)
+    assert out["self_forcing_window"]["ratio_to_rolling_window"] == 1.0
+    for name, entry in out.items():
+        assert entry["finite"] and entry["per_block_s"] > 0 and entry["time_to_first_block_s"] > 0, name
+        assert entry["pixel_fps"] == pytest.approx(12 / entry["per_block_s"], rel=0.01)
+        assert entry["peak_bytes_above_start"] >= 0 and entry["cache_bytes"] > 0
+    with pytest.raises(ValueError, match="steady state"):
+        policy_timing.measure(model, width=32, height=32, blocks=8)
+
+
+def test_cache_bytes_are_flat_against_length_and_the_full_cache_is_not():
+    out = length_bytes.against_length(minutes=(0.25, 0.5, 1), scene_blocks=6)
+    assert [r["blocks"] for r in out["checkpoints"]] == [20, 40, 80]
+    assert all(out["flat"].values()), out["flat"]
+    assert out["checkpoints"][-1]["scenes"] == 14 and out["checkpoints"][-1]["echo_pool_bytes_cpu"] > 0
+    need = [r["bytes_wan_1_3b"] for r in out["full_cache_would_need"]]
+    assert need[1] == 2 * need[0] and need[2] == 4 * need[0]
+    assert length_bytes.blocks_for_minutes(60) == 4800  # 14,400 latent frames
+
+
+def test_suite_entry_point_writes_json_and_prints_a_table(tmp_path, capsys):
+    out = tmp_path / "suite.json"
+    result = suite.main(["--quick", "--blocks", "9", "--minutes", "0.25", "0.5", "--no-fidelity", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["policies"].keys() == result["policies"].keys() == set(policy_timing.POLICIES)
+    assert saved["against_length"]["flat"]["echo_forcing"]
+    err = capsys.readouterr().err
+    assert "echo_forcing" in err and "ms/block" in err and "% of the released code" in err
+    assert suite.default_path(saved, torch.device("cpu")).name.endswith("-suite-cpu-quick.json")
