@@ -1,0 +1,29 @@
+"""`python -m echo_stream <command>`: the pack's command line. Commands: demo.
+
+Relative imports only: the pack folder may be imported under any name (ComfyUI uses the folder's).
+"""
+import sys
+
+USAGE = """usage: python -m echo_stream <command> [options]
+
+commands:
+  demo    the six-scene interactive demo (python -m echo_stream demo --help)
+"""
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        from .demo.cli import main as demo_main
+
+        return demo_main(rest)
+    print(f"unknown command {command!r}\n\n{USAGE}", end="", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The demo's models: a small random Wan built from a fixed seed, or a real checkpoint."""
+from __future__ import annotations
+
+import torch
+
+from ..engine import CausalWan, WanConfig, WanDiT, load_causal_wan
+
+SEED = 20261121
+TEXT_DIM = 64  # synthetic prompt embeddings of the random models (a real Wan2.1 takes 4096)
+DEMO = WanConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=4, text_dim=TEXT_DIM, freq_dim=64, text_len=32)
+SHORT = WanConfig(dim=48, ffn_dim=96, num_heads=2, num_layers=2, text_dim=TEXT_DIM, freq_dim=32, text_len=32)
+
+
+def random_model(short: bool, device: torch.device, dtype: torch.dtype) -> CausalWan:
+    """Same weights on every machine: parameters drawn on the CPU from SEED, then moved."""
+    cfg = SHORT if short else DEMO
+    torch.manual_seed(SEED)
+    dit = WanDiT(cfg).eval()
+    return CausalWan(dit.to(device=device, dtype=dtype), cfg)
+
+
+def checkpoint_model(path: str, device: torch.device, dtype: torch.dtype) -> CausalWan:
+    return load_causal_wan(path, dtype=dtype, device=device)
+
+
+def describe(model: CausalWan) -> dict:
+    c = model.config
+    return {"dim": c.dim, "layers": c.num_layers, "heads": c.num_heads, "text_dim": c.text_dim,
+            "dtype": str(model.dtype).replace("torch.", ""),
+            "parameters": sum(p.numel() for p in model.dit.parameters())}

@@ -1,0 +1,50 @@
+"""Prompt embeddings for the demo's five prompts A-E: synthetic from a fixed seed, or from a file.
+
+Synthetic embeddings carry the relations the script relies on: B and D are close to A (smooth
+switches within one story), C is unrelated (a cut), and E is close to C, so recalling by
+similarity alone should find C.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..engine.errors import EchoError
+
+NAMES = ("A", "B", "C", "D", "E")
+SEED = 7
+TOKENS = 12
+
+
+def synthetic_prompts(text_dim: int, seed: int = SEED) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    fresh = lambda: torch.randn(1, TOKENS, text_dim, generator=g)  # noqa: E731
+    near = lambda p, noise: p + noise * torch.randn(p.shape, generator=g)  # noqa: E731
+    a, c = fresh(), fresh()
+    return {"A": a, "B": near(a, 0.35), "C": c, "D": near(a, 0.35), "E": near(c, 0.25)}
+
+
+def load_prompts(path: str | Path, text_dim: int) -> dict[str, torch.Tensor]:
+    """Tensors named A..E, each [1, L, text_dim] (L <= 512), e.g. saved umT5-XXL embeddings."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise EchoError(f"--prompts {path}: not a readable safetensors file: {err}") from None
+    missing = [n for n in NAMES if n not in tensors]
+    if missing:
+        raise EchoError(f"--prompts {path} lacks tensors {missing}; it needs one per prompt, named "
+                        f"{', '.join(NAMES)}, each [1, tokens, {text_dim}] (found {sorted(tensors)})")
+    out = {}
+    for name in NAMES:
+        t = tensors[name]
+        if t.dim() == 2:
+            t = t[None]  # [L, C] -> [1, L, C]
+        if t.dim() != 3 or t.shape[0] != 1 or t.shape[-1] != text_dim or not 0 < t.shape[1] <= 512:
+            raise EchoError(f"--prompts {path}: tensor {name!r} has shape {tuple(tensors[name].shape)}; "
+                            f"expected [1, tokens <= 512, {text_dim}] for this model")
+        out[name] = t.float()
+    return out

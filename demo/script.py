@@ -1,0 +1,38 @@
+"""The demo's six-scene interactive script: what a user does in ComfyUI, as one SceneScript."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..runtime.script import SceneScript
+
+
+@dataclass(frozen=True)
+class DemoScene:
+    prompt: str  # key into the prompt embeddings
+    label: str
+    transition: str  # how the scene begins
+    recall: str | None = None  # recall target label; None with "recall" = by prompt similarity
+    note: str = ""
+
+
+SCENES = (
+    DemoScene("A", "A", "start", note="a scene begins"),
+    DemoScene("B", "B", "smooth", note="the prompt changes within the story"),
+    DemoScene("C", "C", "cut", note="a hard cut to something unrelated"),
+    DemoScene("A", "A again", "recall", "A", note="back to A, recalled by its label"),
+    DemoScene("D", "D", "smooth", note="A's story moves on"),
+    DemoScene("E", "E", "recall", None, note="a prompt like C's: recalled by similarity alone"),
+)
+
+
+def demo_script(prompts: dict, seconds_per_scene: float) -> SceneScript:
+    first, *rest = SCENES
+    script = SceneScript.start(prompts[first.prompt], seconds_per_scene, label=first.label)
+    for s in rest:
+        script = script.then(prompts[s.prompt], seconds_per_scene, s.transition, label=s.label, recall=s.recall)
+    return script
+
+
+def describe(seconds_per_scene: float, blocks: list[int]) -> list[dict]:
+    return [{"label": s.label, "prompt": s.prompt, "transition": s.transition, "recall": s.recall,
+             "seconds": seconds_per_scene, "blocks": n, "note": s.note} for s, n in zip(SCENES, blocks)]
