@@ -18,7 +18,7 @@ import time
 import torch
 
 import loadpack  # noqa: F401  (imports echo_stream from this working tree)
-from echo_stream.engine import BlockStreamer
+from echo_stream.engine import BlockStreamer, CacheGeometry, latent_size
 from echo_stream.memory import make_memory
 from procmem import PeakMeter
 
@@ -43,6 +43,20 @@ def _release(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def cache_bytes_needed(model, names, *, width, height, total_frames) -> dict:
+    """Each policy's cache at this model and size, set up on the meta device (nothing allocated)."""
+    cfg = model.config
+    latent_h, latent_w = latent_size(width, height)
+    geometry = CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, latent_h // cfg.patch_size[1],
+                             latent_w // cfg.patch_size[2], 3, 1, model.dtype, torch.device("meta"), model.rotary)
+    out = {}
+    for name in names:
+        memory = make_policy(name, total_frames)
+        memory.setup(geometry)
+        out[name] = memory.nbytes()
+    return out
 
 
 def _stream(model, name, *, width, height, total_frames):

@@ -32,7 +32,7 @@ from engine_bench import SMALL, WAN_1_3B, build_model
 from geometry_bytes import allocation_check, at_wan_1_3b
 from length_bytes import against_length
 from memory_bench import attention_fidelity
-from policy_timing import measure
+from policy_timing import POLICIES, cache_bytes_needed, measure
 from suite_table import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,13 +55,26 @@ def device_name(device: torch.device) -> str:
     return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
+def check_gpu_room(model, policies, *, width, height, blocks, device) -> None:
+    """Every interleaved stream holds its cache at once: say so before the GPU runs out."""
+    need = sum(cache_bytes_needed(model, policies, width=width, height=height, total_frames=3 * blocks).values())
+    free, _ = torch.cuda.mem_get_info(device)
+    headroom = 4 * 2**30  # activations of a 1.3B block at 832x480 and the allocator's slack
+    if need + headroom > free:
+        raise SystemExit(f"the interleaved run keeps {len(policies)} caches alive, {need / 2**30:.1f} GiB at "
+                         f"{width}x{height} with {blocks} blocks (the full cache holds them all), but the GPU has "
+                         f"{free / 2**30:.1f} GiB free; pass fewer --policies or --blocks")
+
+
 def run(device: torch.device, quick: bool = False, blocks: int | None = None, minutes=None,
-        fidelity: bool = True) -> dict:
+        fidelity: bool = True, policies=POLICIES) -> dict:
     p = plan(device, quick)
     blocks, minutes = blocks or p["blocks"], tuple(minutes or p["minutes"])
     started = time.perf_counter()
     cfg = p["cfg"]
     model = build_model(cfg, device, p["dtype"])
+    if device.type == "cuda":
+        check_gpu_room(model, policies, width=p["width"], height=p["height"], blocks=blocks, device=device)
     weights = sum(t.numel() * t.element_size() for t in model.dit.parameters())
     result = {
         "benchmark": "suite", "date": datetime.date.today().isoformat(), "device": device_name(device),
@@ -69,7 +82,7 @@ def run(device: torch.device, quick: bool = False, blocks: int | None = None, mi
         "model": {"dim": cfg.dim, "layers": cfg.num_layers, "heads": cfg.num_heads, "dtype": str(p["dtype"]),
                   "width": p["width"], "height": p["height"], "random_weights": True, "weights_bytes": weights},
         "blocks_interleaved": blocks, "full_cache_frames": 3 * blocks,
-        "policies": measure(model, width=p["width"], height=p["height"], blocks=blocks),
+        "policies": measure(model, width=p["width"], height=p["height"], blocks=blocks, policies=policies),
     }
     del model
     result["wan_1_3b_bytes"] = at_wan_1_3b()
@@ -91,6 +104,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="smaller model, fewer blocks, 1 and 10 minutes only")
     ap.add_argument("--blocks", type=int, help="interleaved blocks per policy (more than 8)")
     ap.add_argument("--minutes", type=float, nargs="+", help="video lengths for the cache-bytes run")
+    ap.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES),
+                    help="which policies to time (default all; self_forcing_window is the ratio's baseline)")
     ap.add_argument("--no-fidelity", action="store_true", help="skip the attention-fidelity rollout")
     ap.add_argument("--out", type=Path, help="write the JSON here instead of bench/results/<date>-suite-...")
     ap.add_argument("--no-save", action="store_true", help="print only")
@@ -99,7 +114,8 @@ def main(argv=None) -> dict:
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda was asked for, but this torch sees no CUDA device "
                  f"(torch {torch.__version__}, built with CUDA {torch.version.cuda})")
-    result = run(device, args.quick, args.blocks, args.minutes, fidelity=not args.no_fidelity)
+    result = run(device, args.quick, args.blocks, args.minutes, fidelity=not args.no_fidelity,
+                 policies=tuple(args.policies))
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_save:

@@ -10,6 +10,10 @@ def mib(n) -> str:
     return "-" if n is None else f"{n / 2**20:9.2f} MiB"
 
 
+def ratio(r) -> str:
+    return f"{r:8.3f}" if r is not None else f"{'-':>8s}"  # no rolling window in this run
+
+
 def gb(n) -> str:
     return f"{n / 1e9:7.2f} GB"
 
@@ -26,7 +30,7 @@ def table(result: dict) -> str:
     at = result["wan_1_3b_bytes"]["policies"]
     for name, p in result["policies"].items():
         label = NAMES.get(name, name) + (f" ({result['full_cache_frames']} fr)" if name == "full_cache" else "")
-        lines.append(f"{label:34s} {p['per_block_s'] * 1000:9.1f} {p['ratio_to_rolling_window']:8.3f} "
+        lines.append(f"{label:34s} {p['per_block_s'] * 1000:9.1f} {ratio(p['ratio_to_rolling_window'])} "
                      f"{p['pixel_fps']:8.2f} {p['time_to_first_block_s']:8.3f}s {mib(p['cache_bytes'])} "
                      f"{mib(p.get('peak_gpu_bytes', p['peak_bytes_above_start']))} {gb(at[name]['bytes'])}")
     echo = at["echo_forcing"]

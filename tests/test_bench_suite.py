@@ -55,6 +55,9 @@ def test_policy_timing_reports_every_policy_with_ratios_and_peaks():
         assert entry["peak_bytes_above_start"] >= 0 and entry["cache_bytes"] > 0
     with pytest.raises(ValueError, match="steady state"):
         policy_timing.measure(model, width=32, height=32, blocks=8)
+    # what the CUDA pre-check estimates on the meta device is what the streams really held
+    needed = policy_timing.cache_bytes_needed(model, policy_timing.POLICIES, width=32, height=32, total_frames=27)
+    assert needed == {name: entry["cache_bytes"] for name, entry in out.items()}
 
 
 def test_cache_bytes_are_flat_against_length_and_the_full_cache_is_not():
@@ -70,6 +73,10 @@ def test_cache_bytes_are_flat_against_length_and_the_full_cache_is_not():
 def test_suite_entry_point_writes_json_and_prints_a_table(tmp_path, capsys):
     out = tmp_path / "suite.json"
     result = suite.main(["--quick", "--blocks", "9", "--minutes", "0.25", "0.5", "--no-fidelity", "--out", str(out)])
+    partial = suite.main(["--quick", "--blocks", "9", "--minutes", "0.25", "--no-fidelity", "--no-save",
+                          "--policies", "echo_forcing", "infinity_rope"])
+    assert set(partial["policies"]) == {"echo_forcing", "infinity_rope"}
+    assert partial["policies"]["echo_forcing"]["ratio_to_rolling_window"] is None
     saved = json.loads(out.read_text())
     assert saved["policies"].keys() == result["policies"].keys() == set(policy_timing.POLICIES)
     assert saved["against_length"]["flat"]["echo_forcing"]
