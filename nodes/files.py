@@ -31,3 +31,7 @@ def state_path(folder: str, name: str) -> str:
     if os.path.commonpath([root, path]) != root:  # e.g. a symlinked sub-folder pointing elsewhere
         raise EchoError(f"file name {name!r} resolves outside the output folder")
     return path
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

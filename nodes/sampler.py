@@ -15,7 +15,7 @@ from ..runtime.preview import latent_to_rgb, save_animation, to_images
 from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
 from ..runtime.session import SESSIONS, Session, SessionSpec, estimate_cache_bytes
 from . import comfy
-from .files import safe_name
+from .files import plural, safe_name
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
@@ -152,8 +152,9 @@ class EchoStreamingSampler:
         folder = os.path.join(comfy.output_directory(), "echo_stream")
         path = os.path.join(folder, f"{safe_name(session.name)}_{phase}_{events.run}.latent")
         save_latent(comfy.to_vae_latents(latents), path, {"session": session.name, "first_block": events.first_block})
-        log.warning("echo_stream: run %s of session %r stopped (%s) after %d blocks; its latents are in %s",
-                    events.run, session.name, phase, latents.shape[2] // session.spec.frames_per_block, path)
+        blocks = plural(latents.shape[2] // session.spec.frames_per_block, "block")
+        log.warning("echo_stream: run %s of session %r stopped (%s) after %s; its latents are in %s",
+                    events.run, session.name, phase, blocks, path)
 
     def _animation(self, session: Session, latents: torch.Tensor, factors) -> dict:
         """An animated WEBP of this run's latents in ComfyUI's temp folder, shown on the node."""

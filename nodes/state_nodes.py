@@ -6,7 +6,7 @@ import os
 from ..runtime.session import SESSIONS
 from ..runtime.state_file import load_session, save_session
 from . import comfy
-from .files import SUFFIX, state_path
+from .files import SUFFIX, plural, state_path
 from .types import CATEGORY, ECHO_MODEL, SCENE_MEMORY, EchoModel, SceneMemoryHandle
 
 SUBFOLDER = "echo_stream"
@@ -46,7 +46,8 @@ class EchoSaveSceneMemory:
     def save(self, scene_memory: SceneMemoryHandle, filename):
         session = SESSIONS.require(scene_memory.session)
         path = save_session(session, state_path(state_folder(), filename))
-        text = f"saved {session.blocks_done} blocks of {session.name!r} to {os.path.relpath(path, comfy.output_directory())}"
+        where = os.path.relpath(path, os.path.realpath(comfy.output_directory()))
+        text = f"saved {plural(session.blocks_done, 'block')} of {session.name!r} to {where}"
         return {"ui": {"text": [text]}, "result": (scene_memory,)}
 
 
