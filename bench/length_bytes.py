@@ -19,7 +19,7 @@ from echo_stream.engine import BlockStreamer
 from echo_stream.memory import make_memory
 from geometry_bytes import WAN_1_3B, bytes_per_frame
 from geometry_bytes import geometry as cache_geometry
-from procmem import in_use_bytes, rss_bytes
+from procmem import heap_stats, in_use_bytes, rss_bytes
 from tiny_stream import HEIGHT, ONE_STEP, WIDTH, prompt_bank, tiny_config, tiny_model
 
 LATENT_FPS = 16 / 4  # Wan2.1: 16 pixel frames per second, 4 pixel frames per latent frame
@@ -60,6 +60,7 @@ def against_length(minutes=(1, 10, 60), scene_blocks: int = 100, policies=BOUNDE
         if block + 1 in checkpoints:
             row = {"minutes": checkpoints[block + 1], "blocks": block + 1, "latent_frames": 3 * (block + 1),
                    "scenes": scene + 1, "process_rss_bytes": rss_bytes(),
+                   "heap_in_use_bytes": (heap_stats() or {}).get("in_use"),
                    **({"cuda_allocated_bytes": in_use_bytes(device)} if device.type == "cuda" else {}),
                    "cache_bytes": {n: s.memory.nbytes() for n, s in streams.items()}}
             if "echo_forcing" in streams:

@@ -38,11 +38,45 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
-def _trim_heap() -> None:
+def _libc():
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: readings may undercount reused pages
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def _trim_heap() -> None:
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)  # not glibc: nothing to trim, readings may undercount reused pages
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the kernel (glibc; a no-op elsewhere)."""
+    _trim_heap()
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_stats() -> dict | None:
+    """glibc's own count of the C heap: bytes in live allocations vs free bytes it keeps (None off glibc).
+
+    The C heap holds torch's CPU tensors and C extension objects; Python's small objects live in
+    their own arenas (count them with sys.getallocatedblocks()).
+
+    RSS can creep while nothing leaks: freed chunks between live ones stay resident (fragmentation).
+    `in_use` is what the process's malloc'd objects really hold, so a flat `in_use` with a growing RSS
+    means fragmentation, which `trim_heap()` returns to the kernel.
+    """
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return {"in_use": info.uordblks + info.hblkhd, "free": info.fordblks}
 
 
 def _reset_hwm() -> bool:

@@ -7,8 +7,10 @@ At least 1.3 million pixel frames (the 24 hours at 16 fps Echo-Infinity claims) 
 the pack's runtime path, with a scene switch every `--scene-blocks` blocks (smooth, cut, recall by
 label, recall by similarity; see soak_scenes.py). Model: one token per latent frame, 2 layers,
 dim 32, the 4-step schedule (tiny_stream.py). Reports the process's resident memory and the cache
-bytes after the first minute of video and at the end (with samples between), the largest RoPE ids
-any block used, blocks with NaN or inf, and the wall time. The JSON file is rewritten at every
+bytes after the first minute of video and at the end (with samples between), with glibc's count of
+live heap bytes beside RSS (RSS also counts freed-but-kept heap pages: fragmentation, which the run
+returns with malloc_trim only at the very end, to show it), the largest RoPE ids any block used,
+blocks with NaN or inf, and the wall time. The JSON file is rewritten at every
 sample with "complete": false, so an interrupted soak still leaves its figures.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from echo_stream.memory.scene_pool import prompt_feature
 from echo_stream.runtime.memory_choice import MemoryChoice
 from echo_stream.runtime.script import SceneScript
 from echo_stream.runtime.session import Session, SessionSpec
-from procmem import rss_bytes
+from procmem import heap_stats, rss_bytes, trim_heap
 from soak_scenes import soak_scenes
 from tiny_stream import HEIGHT, WIDTH, tiny_config, tiny_model
 
@@ -77,9 +79,12 @@ class Recorder:
                                                    "found": best.label if best else None})
 
     def sample(self, done: int, total: int) -> None:
+        heap = heap_stats() or {}
         self.samples.append({
             "block": done, "video_minutes": round(done * SECONDS_PER_BLOCK / 60, 2),
-            "process_rss_bytes": rss_bytes(), "cache_bytes": self.memory.nbytes(),
+            "process_rss_bytes": rss_bytes(), "heap_in_use_bytes": heap.get("in_use"),
+            "heap_free_bytes": heap.get("free"), "python_blocks": sys.getallocatedblocks(),
+            "cache_bytes": self.memory.nbytes(),
             "pool_bytes_cpu": self.memory.pool_nbytes(), "pool_scenes": len(self.memory.pool.entries),
             "history_entries": len(self.memory.history), "wall_s": round(time.perf_counter() - self.started, 1)})
         if self.out is not None:
@@ -109,10 +114,24 @@ class Recorder:
                "similarity_recalls": self.similar_recalls, "start": start, "end": end, "samples": self.samples}
         if start and end:
             rss = [s["process_rss_bytes"] for s in self.samples if s["block"] >= FIRST_MINUTE_BLOCKS]
-            out["rss_change_start_to_end_pct"] = round(100 * (end["process_rss_bytes"] / start["process_rss_bytes"] - 1), 2)
-            out["rss_max_over_start_pct"] = round(100 * (max(rss) / start["process_rss_bytes"] - 1), 2)
+            out["rss_change_start_to_end_pct"] = _pct(end["process_rss_bytes"], start["process_rss_bytes"])
+            out["rss_max_over_start_pct"] = _pct(max(rss), start["process_rss_bytes"])
+            if start["heap_in_use_bytes"] is not None:
+                out["heap_in_use_change_start_to_end_pct"] = _pct(end["heap_in_use_bytes"], start["heap_in_use_bytes"])
             out["cache_bytes_flat"] = len({s["cache_bytes"] for s in self.samples}) == 1
         return out
+
+    def after_trim(self, result: dict) -> dict:
+        """At the very end (trimming earlier would hide the raw RSS): RSS once the heap's free pages are returned."""
+        trim_heap()
+        result["rss_after_malloc_trim_bytes"] = rss_bytes()
+        if result.get("start"):
+            result["rss_after_trim_change_from_start_pct"] = _pct(rss_bytes(), result["start"]["process_rss_bytes"])
+        return result
+
+
+def _pct(now: int, then: int) -> float:
+    return round(100 * (now / then - 1), 2)
 
 
 def write(path: Path, result: dict) -> None:
@@ -161,7 +180,7 @@ def run(blocks: int = math.ceil(LATENT_FRAMES_24H / 3), scene_blocks: int = 300,
         result = session.run(script, on_block=on_block)
         done += result.blocks_done
         previous = scene
-    final = rec.result(done, blocks, complete=True)
+    final = rec.after_trim(rec.result(done, blocks, complete=True))
     if out is not None:
         write(out, final)
     return final
@@ -184,7 +203,8 @@ def main(argv=None) -> dict:
     result = run(args.blocks, args.scene_blocks, args.sample_every, args.device, out)
     summary = {k: result[k] for k in ("blocks_done", "pixel_frames", "video_hours", "wall_s", "ms_per_block",
                                       "nan_or_inf_blocks", "max_key_rope_id", "max_query_rope_id",
-                                      "rss_change_start_to_end_pct", "cache_bytes_flat", "similarity_recalls")
+                                      "rss_change_start_to_end_pct", "heap_in_use_change_start_to_end_pct",
+                                      "rss_after_trim_change_from_start_pct", "cache_bytes_flat", "similarity_recalls")
                if k in result}
     print(json.dumps(summary, indent=2))
     print(f"wrote {out}", file=sys.stderr)

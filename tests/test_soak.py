@@ -40,6 +40,8 @@ def test_short_soak_runs_through_sessions_and_reports(tmp_path):
     assert [s["block"] for s in result["samples"]] == [80, 100, 200]
     assert result["start"]["block"] == 80 and result["end"]["block"] == 200
     assert out.exists() and '"complete": true' in out.read_text()
+    assert result["end"]["heap_in_use_bytes"] > 0 and result["end"]["python_blocks"] > 0
+    assert result["rss_after_malloc_trim_bytes"] > 0
 
 
 @pytest.fixture
@@ -53,4 +55,5 @@ def test_soak_3000_blocks_memory_flat_and_ids_bounded(slow_selected, tmp_path):
     result = soak.run(blocks=3000, scene_blocks=100, sample_every=1000, out=tmp_path / "soak.json")
     check(result, 3000, 100)
     assert abs(result["rss_change_start_to_end_pct"]) < 5, result["samples"]
+    assert abs(result["heap_in_use_change_start_to_end_pct"]) < 2, result["samples"]  # live C heap: flat
     assert result["end"]["pool_scenes"] == 29
