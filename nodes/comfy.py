@@ -91,13 +91,16 @@ def progress_bar(total: int, node_id: str | None):
     return utils.ProgressBar(total, node_id=node_id) if node_id is not None else utils.ProgressBar(total)
 
 
-def send_event(event: str, data: dict) -> bool:
-    """A custom websocket event to the client that queued the prompt; False without a server."""
+def send_event(event: str, data) -> bool:
+    """A custom websocket event to the client that queued the prompt; False without a server.
+
+    `data` may be a function making the payload, so previews are only encoded when someone listens.
+    """
     server = _module("server")
     instance = getattr(getattr(server, "PromptServer", None), "instance", None)
     if instance is None:
         return False
-    instance.send_sync(event, data, instance.client_id)
+    instance.send_sync(event, data() if callable(data) else data, instance.client_id)
     return True
 
 

@@ -119,7 +119,7 @@ class EchoStreamingSampler:
         stop: list[BaseException] = []
 
         def on_block(report):
-            comfy.send_event(BLOCK_EVENT, events.block_event(report))
+            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report))
             if progress is not None:
                 frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
                 image = to_images(frame, max_width=512)[0]

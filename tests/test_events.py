@@ -16,7 +16,8 @@ SCRIPT = [("EchoSceneStart", 1, 1.5, {"label": "beach"}), ("EchoHardCut", 2, 0.7
 @pytest.fixture
 def sent(monkeypatch):
     events = []
-    monkeypatch.setattr(comfy, "send_event", lambda name, data: events.append((name, data)) or True)
+    monkeypatch.setattr(comfy, "send_event",
+                        lambda name, data: events.append((name, data() if callable(data) else data)) or True)
     return events
 
 
