@@ -562,7 +562,7 @@ def test_interrupt_keeps_the_blocks_and_the_session_continues(comfy):
         assert 1 <= kept < 80
         partial = comfy.base / "output" / "echo_stream" / f"long_interrupted_{stopped['run']}.latent"
         assert list(load_file(str(partial))["latent_tensor"].shape) == [1, 16, 3 * kept, 6, 8]
-        assert f"stopped (interrupted) after {kept} blocks" in comfy.log()
+        assert f"stopped (interrupted) after {kept} block{'' if kept == 1 else 's'}" in comfy.log()
 
         onward = workflow("continue", "echo_it/long")
         onward["4"]["inputs"]["seconds"] = 0.75
