@@ -59,11 +59,15 @@ class SceneRecord:
     transition: str  # "start", "smooth", "cut", "recall", "auto"
     start_block: int
     blocks: int = 0
-    conditioning: torch.Tensor | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
         return {"index": self.index, "label": self.label, "transition": self.transition,
                 "start_block": self.start_block, "blocks": self.blocks}
+
+
+def recall_target(target: str | int) -> str | int:
+    """A typed "3" names scene index 3; anything else is a label."""
+    return int(target) if isinstance(target, str) and target.strip().isdigit() else target
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,9 @@ class Session:
             conditioning.shape == current.shape and torch.equal(conditioning.to(current.device), current)))
 
     def _check_recall(self, target, labels: dict, next_index: int, position: int) -> None:
-        if isinstance(target, int) or (isinstance(target, str) and target.strip().isdigit()):
-            if not 0 <= int(target) < next_index:
+        target = recall_target(target)
+        if isinstance(target, int):
+            if not 0 <= target < next_index:
                 raise EchoError(f"Scene Recall (script scene {position + 1}) asks for scene index {target}, but only "
                                 f"scenes 0..{next_index - 1} exist before it")
         elif target not in labels:
@@ -208,16 +213,14 @@ class Session:
             return self.scenes[-1], {}
         # the scene's first block: a new scene record (kept if the block fails, so it is not made twice)
         if not self.scenes or self.scenes[-1].index != planned.record_index:
-            self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition,
-                                           self.blocks_done, 0, scene.conditioning))
+            self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition, self.blocks_done))
         record = self.scenes[-1]
         self.conditioning = scene.conditioning
         extras = {"label": scene.label} if scene.label else {}
         if planned.transition == "start":
             return record, {"scene_index": record.index, "extras": extras}
         if planned.transition == "recall" and scene.recall is not None:
-            target = scene.recall
-            extras["recall"] = int(target) if isinstance(target, str) and target.strip().isdigit() else target
+            extras["recall"] = recall_target(scene.recall)
         return record, {"transition": planned.transition, "scene_index": record.index, "extras": extras}
 
     def _empty_latents(self) -> torch.Tensor:

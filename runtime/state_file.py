@@ -109,6 +109,4 @@ def load_session(path: str | os.PathLike, model: CausalWan, name: str | None = N
     session.scenes = [SceneRecord(**record) for record in meta["timeline"]]
     conditioning = tensors.get("session.conditioning")
     session.conditioning = None if conditioning is None else conditioning.to(model.device)
-    if session.scenes:
-        session.scenes[-1].conditioning = session.conditioning
     return session

@@ -99,3 +99,13 @@ def test_file_names_through_a_symlink_are_refused(tmp_path):
     (root / "link").symlink_to(tmp_path)
     with pytest.raises(EchoError, match="outside the output folder"):
         state_path(str(root), "link/../x") if False else state_path(str(root), "link/x")
+
+
+def test_recall_by_index_is_checked_before_generating(comfy_dirs, model):
+    by_index = script_of(("EchoSceneStart", 1, 0.75, {}), ("EchoHardCut", 2, 0.75, {}),
+                         ("EchoSceneRecall", 1, 0.75, {"target": "0"}))
+    _, handle, _ = sample(model, by_index, session="idx")
+    assert handle.blocks == 3
+    too_far = script_of(("EchoSceneStart", 1, 0.75, {}), ("EchoSceneRecall", 2, 0.75, {"target": "5"}))
+    with pytest.raises(EchoError, match=r"scene index 5, but only scenes 0..0 exist"):
+        sample(model, too_far, session="idx2")
