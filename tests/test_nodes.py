@@ -188,3 +188,52 @@ def test_interrupt_keeps_what_was_generated(comfy_dirs, model, monkeypatch):
     assert handle.blocks == 6
     full, _, _ = sample(model, script, session="whole")
     assert torch.equal(torch.cat([saved, rest], dim=2), full)
+
+
+def test_cancel_deriving_from_base_exception_keeps_the_partial_run(comfy_dirs, model, monkeypatch, caplog):
+    """ComfyUI >= 0.20: Cancel raises InterruptProcessingException(BaseException) from the progress hook."""
+    from echo_stream.nodes import comfy
+
+    class InterruptProcessingException(BaseException):  # as in comfy/model_management.py since 0.20
+        pass
+
+    class ProgressBar:  # core's ProgressBar: its hook raises the interrupt (and clears the flag)
+        def update_absolute(self, value, total=None, preview=None):
+            if value == 2:
+                raise InterruptProcessingException()
+
+    events = []
+    monkeypatch.setattr(comfy, "interrupt_type", lambda: InterruptProcessingException, raising=False)
+    monkeypatch.setattr(comfy, "progress_bar", lambda total, node_id: ProgressBar())
+    monkeypatch.setattr(comfy, "send_event", lambda name, data: events.append((name, data() if callable(data) else data)))
+    with caplog.at_level("WARNING", logger="echo_stream"), pytest.raises(InterruptProcessingException):
+        sample(model, script_of(("EchoSceneStart", 1, 4.5, {})), session="cancelled")
+    runs = [data for name, data in events if name == "echo_stream.run"]
+    assert [run["phase"] for run in runs] == ["start", "interrupted"] and runs[-1]["run_blocks"] == 2
+    files = os.listdir(comfy_dirs / "output" / "echo_stream")
+    assert len(files) == 1 and files[0].startswith("cancelled_interrupted_") and files[0].endswith(".latent")
+    assert "stopped (interrupted) after 2 blocks" in caplog.text
+    from safetensors.torch import load_file
+
+    assert load_file(comfy_dirs / "output" / "echo_stream" / files[0])["latent_tensor"].shape[2] == 6
+    monkeypatch.setattr(comfy, "progress_bar", lambda total, node_id: None)
+    _, handle, _ = sample(model, script_of(("EchoSceneStart", 1, 3.0, {})), mode="continue", session="cancelled")
+    assert handle.blocks == 6  # the two kept blocks and four more
+
+
+def test_keyboard_interrupt_is_not_held_back_as_a_cancel(comfy_dirs, model, monkeypatch):
+    from echo_stream.nodes import comfy
+
+    class InterruptProcessingException(BaseException):
+        pass
+
+    class ProgressBar:
+        def update_absolute(self, value, total=None, preview=None):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(comfy, "interrupt_type", lambda: InterruptProcessingException, raising=False)
+    monkeypatch.setattr(comfy, "progress_bar", lambda total, node_id: ProgressBar())
+    with pytest.raises(KeyboardInterrupt):
+        sample(model, script_of(("EchoSceneStart", 1, 4.5, {})), session="ctrl-c")
+    files = os.listdir(comfy_dirs / "output" / "echo_stream")
+    assert len(files) == 1 and files[0].startswith("ctrl-c_error_")  # stopped at once, the first block kept
