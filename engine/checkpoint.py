@@ -33,6 +33,10 @@ def _read_safetensors(path: Path) -> dict:
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
+        with open(path, "rb") as f:
+            kind = _download_mistake(f.read(64))
+        if kind is not None:
+            raise CheckpointError(f"{path}: not a safetensors file: {kind}") from None
         raise CheckpointError(f"{path}: not a readable safetensors file (truncated or corrupt?): {err}") from None
 
 
@@ -40,20 +44,26 @@ ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
 PICKLE_PROTO = b"\x80"  # a binary pickle (protocol >= 2) starts with PROTO: torch's legacy format
 
 
+def _download_mistake(head: bytes) -> str | None:
+    """What stands in for the weights when a download or copy went wrong, judged by the first bytes."""
+    if not head:
+        return "the file is empty (0 bytes); download or copy it again"
+    text = head.decode("utf-8", errors="replace").lstrip().lower()
+    if text.startswith("version https://git-lfs"):
+        return "a Git LFS pointer, not the weights; fetch the real file (git lfs pull) or download it again"
+    if text.startswith(("<!doctype html", "<html")):
+        return "a web page, not the weights (a failed or login-walled download?); download the file again"
+    return None
+
+
 def _not_a_checkpoint(head: bytes) -> str | None:
     """Why the file is no PyTorch checkpoint at all (judged by its first bytes), or None if it may be one."""
     if not head:
-        return "the file is empty (0 bytes); download or copy it again"
+        return _download_mistake(head)
     if head.startswith(ZIP_MAGIC) or (head.startswith(PICKLE_PROTO) and len(head) > 1 and 2 <= head[1] <= 5):
         return None
-    text = head.decode("utf-8", errors="replace").lstrip().lower()
-    if text.startswith("version https://git-lfs"):
-        kind = "a Git LFS pointer, not the weights; fetch the real file (git lfs pull) or download it again"
-    elif text.startswith(("<!doctype html", "<html")):
-        kind = "a web page, not the weights (a failed or login-walled download?); download the file again"
-    else:
-        kind = ("neither torch.save's zip archive nor a pickle (a renamed text or other file?); "
-                "give a .safetensors file or a .pt written by torch.save")
+    kind = _download_mistake(head) or ("neither torch.save's zip archive nor a pickle (a renamed text or other "
+                                       "file?); give a .safetensors file or a .pt written by torch.save")
     return f"not a PyTorch checkpoint: {kind}"
 
 

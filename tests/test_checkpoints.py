@@ -196,6 +196,17 @@ def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path, content, kind):
     assert not any(advice in str(err.value) for advice in TORCH_ADVICE)
 
 
+@pytest.mark.parametrize("content, kind", [
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 5\n", "a Git LFS pointer"),
+    (b"<html><body>Sign in</body></html>", "a web page"),
+])
+def test_a_download_mistake_named_safetensors_is_named_so(tmp_path, content, kind):
+    path = tmp_path / "wan.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=rf"wan.safetensors: not a safetensors file: {kind}"):
+        load_causal_wan(path)
+
+
 class Foreign:
     pass
 
