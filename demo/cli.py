@@ -34,10 +34,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--short", action="store_true", help="a tiny model and 6 s scenes: a few seconds on a CPU")
     ap.add_argument("--checkpoint", help="causal Wan2.1 weights to run instead of the random model")
     ap.add_argument("--prompts", help="with --checkpoint: safetensors with prompt embeddings A..E")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     ap.add_argument("--width", type=int, help="pixels, a multiple of 16 (default 832 with a checkpoint, else 160; 64 short)")
     ap.add_argument("--height", type=int, help="pixels, a multiple of 16 (default 480 with a checkpoint, else 96; 48 short)")
-    ap.add_argument("--seconds", type=float, help="seconds of video per scene (default 12; 6 with --short)")
+    ap.add_argument("--seconds", type=float, help="seconds of video per scene, more than 0 (default 12; 6 with --short)")
+    ap.add_argument("--num-heads", type=int, help="with --checkpoint: its attention heads, where hidden size // 128 "
+                                                  "does not give them (a custom or tiny model)")
     ap.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
@@ -45,10 +47,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    opts = DemoOptions(out=args.out, short=args.short, checkpoint=args.checkpoint, prompts=args.prompts,
-                       device=args.device, width=args.width, height=args.height, seconds=args.seconds,
-                       seed=args.seed, quiet=args.quiet)
     try:
+        opts = DemoOptions(out=args.out, short=args.short, checkpoint=args.checkpoint, prompts=args.prompts,
+                           device=args.device, width=args.width, height=args.height, seconds=args.seconds,
+                           seed=args.seed, quiet=args.quiet, num_heads=args.num_heads)
         summary = run_demo(opts)
     except EchoError as err:
         print(f"demo: {err}", file=sys.stderr)

@@ -19,7 +19,7 @@ from .chart import draw_memory_chart
 from .preview import write_preview
 from .progress import ProgressBar
 from .record import BlockLog
-from .prompts import load_prompts, synthetic_prompts
+from .prompts import check_prompt_width, load_prompts, synthetic_prompts
 from .script import SCENES, demo_script, describe
 
 FILES = {"preview": "preview.webp", "chart": "memory_chart.png", "latent": "demo.latent", "summary": "summary.json"}
@@ -38,36 +38,58 @@ class DemoOptions:
     seed: int = 0
     fps: float = FPS / PIXEL_FRAMES_PER_LATENT  # latent frames per second of video: real time
     quiet: bool = False
+    num_heads: int | None = None  # of the checkpoint, where dim // 128 does not give it
+
+    def __post_init__(self):
+        for flag, value in (("--seconds", self.seconds), ("--width", self.width), ("--height", self.height),
+                            ("--num-heads", self.num_heads)):
+            if value is not None and not value > 0:
+                raise EchoError(f"{flag} must be more than 0 (got {value:g}); leave it out for the default")
+        if self.num_heads is not None and not self.checkpoint:
+            raise EchoError("--num-heads needs --checkpoint: the built-in random model knows its own heads")
 
     def size(self) -> tuple[int, int]:
         default = (832, 480) if self.checkpoint else ((64, 48) if self.short else (160, 96))
         return self.width or default[0], self.height or default[1]
 
     def seconds_per_scene(self) -> float:
-        return self.seconds or (6.0 if self.short else 12.0)
+        return self.seconds if self.seconds is not None else (6.0 if self.short else 12.0)
 
 
 def _device(name: str) -> torch.device:
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise EchoError(f"--device {name} was asked for, but this torch ({torch.__version__}) sees no CUDA device")
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    valid = "cpu" + (f", cuda, cuda:0..cuda:{cuda - 1}" if cuda else " (this torch sees no CUDA device)")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise EchoError(f"--device {name!r} is not a device the demo runs on; valid here: {valid}")
+    if device.type == "cuda" and not cuda:
+        raise EchoError(f"--device {name} was asked for, but this torch ({torch.__version__}) sees no CUDA device; "
+                        f"use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= cuda:
+        raise EchoError(f"--device {name}: this machine has {cuda} CUDA device(s); valid here: {valid}")
     return device
 
 
 def _load(opts: DemoOptions, device: torch.device):
     """(model, prompt embeddings, description of where both came from)."""
+    if opts.prompts and not opts.checkpoint:
+        raise EchoError("--prompts needs --checkpoint: the built-in random model takes synthetic "
+                        f"{models.TEXT_DIM}-dim embeddings, not umT5 ones")
+    given = load_prompts(opts.prompts) if opts.prompts else None  # checked before a large checkpoint loads
     if opts.checkpoint:
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        model = models.checkpoint_model(opts.checkpoint, device, dtype)
+        model = models.checkpoint_model(opts.checkpoint, device, dtype, num_heads=opts.num_heads)
         source = {"source": "checkpoint", "path": str(opts.checkpoint)}
     else:
-        if opts.prompts:
-            raise EchoError("--prompts needs --checkpoint: the built-in random model takes synthetic "
-                            f"{models.TEXT_DIM}-dim embeddings, not umT5 ones")
         model = models.random_model(opts.short, device, torch.float32)
         source = {"source": "random weights", "seed": models.SEED}
     text_dim = model.config.text_dim
-    prompts = load_prompts(opts.prompts, text_dim) if opts.prompts else synthetic_prompts(text_dim)
+    if given is not None:
+        check_prompt_width(given, text_dim, opts.prompts)
+    prompts = given if given is not None else synthetic_prompts(text_dim)
     source["prompts"] = str(opts.prompts) if opts.prompts else "synthetic (fixed seed)"
     return model, prompts, {**source, **models.describe(model)}
 

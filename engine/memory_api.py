@@ -55,6 +55,9 @@ class BlockEvent:
     transition: str | None = None  # scene policies: "smooth", "cut", "recall", "auto"
     scene_index: int = 0
     conditioning: torch.Tensor | None = None  # the raw text conditioning of this block
+    # the scene's prompt feature for recall by similarity ([C] unit vector, CPU), e.g. from the prompt
+    # text as the released code builds it; None: the policy mean-pools `conditioning` itself
+    prompt_feature: torch.Tensor | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. {"recall": label or index}
 
 

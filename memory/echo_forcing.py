@@ -38,6 +38,7 @@ class Scene:
     conditioning: torch.Tensor | None
     transition: str | None  # how the scene began
     frames: int = 0  # committed frames n
+    prompt_feature: torch.Tensor | None = None  # given by the caller (BlockEvent); None: mean-pooled conditioning
 
 
 class _EchoLayer(LayerMemory):
@@ -289,17 +290,22 @@ class EchoForcingMemory(MemoryPolicy):
     def _start_first_scene(self, event: BlockEvent) -> None:
         label = event.extras.get("label")
         if self.scene is None:
-            self.scene = Scene(self.scenes_started, label, event.conditioning, event.transition)
+            self.scene = Scene(self.scenes_started, label, event.conditioning, event.transition,
+                               prompt_feature=event.prompt_feature)
             self.scenes_started += 1
         else:  # a transition named before anything was generated only relabels the scene
             self.scene.label = label if label is not None else self.scene.label
             self.scene.conditioning = event.conditioning
+            self.scene.prompt_feature = event.prompt_feature
 
     def _switch(self, event: BlockEvent) -> None:
         cfg, g = self.config, self.geometry
         t = g.frame_tokens
         finished = self._finish_scene()
-        feature = finished.feature if event.conditioning is None else prompt_feature(event.conditioning)
+        if event.prompt_feature is not None:
+            feature = event.prompt_feature
+        else:
+            feature = finished.feature if event.conditioning is None else prompt_feature(event.conditioning)
         mode_name = event.transition or cfg.default_transition
         recall_target = event.extras.get("recall")
         if mode_name == "auto":
@@ -337,7 +343,8 @@ class EchoForcingMemory(MemoryPolicy):
             self.ring_k[:, :, slot * t:(slot + 1) * t] = sk
             self.ring_v[:, :, slot * t:(slot + 1) * t] = sv
         # the new scene
-        self.scene = Scene(self.scenes_started, event.extras.get("label"), event.conditioning, mode_name)
+        self.scene = Scene(self.scenes_started, event.extras.get("label"), event.conditioning, mode_name,
+                           prompt_feature=event.prompt_feature)
         self.scenes_started += 1
         self.calibration.reset()
         self.q_scene_sum.zero_()
@@ -371,8 +378,8 @@ class EchoForcingMemory(MemoryPolicy):
         ks, vs = zip(*(recall_frame(k_c[i], v_c[i], q_scene[i], cfg.recall_base_weight)
                        for i in range(g.num_layers)))
         device = g.device if cfg.pool_device == "same" else torch.device(cfg.pool_device)
-        cond = self.scene.conditioning
-        feature = prompt_feature(cond) if cond is not None else torch.zeros(1)
+        cond, given = self.scene.conditioning, self.scene.prompt_feature
+        feature = given if given is not None else prompt_feature(cond) if cond is not None else torch.zeros(1)
         entry = PoolEntry(self.scene.index, self.scene.label, feature, torch.stack(ks).to(device),
                           torch.stack(vs).to(device))
         self.pool.add(entry)

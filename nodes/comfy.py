@@ -67,6 +67,20 @@ def interrupted() -> bool:
     return bool(mm is not None and mm.processing_interrupted())
 
 
+def interrupt_type() -> type[BaseException] | None:
+    """ComfyUI's Cancel exception, or None without ComfyUI.
+
+    It derives from BaseException since ComfyUI 0.20 (from Exception before), so `except Exception`
+    does not see it; callers test for it with `is_interrupt`.
+    """
+    return getattr(model_management(), "InterruptProcessingException", None)
+
+
+def is_interrupt(err: BaseException) -> bool:
+    kind = interrupt_type()
+    return kind is not None and isinstance(err, kind)
+
+
 def raise_if_interrupted() -> None:
     mm = model_management()
     if mm is not None:

@@ -125,14 +125,19 @@ class EchoStreamingSampler:
                 image = to_images(frame, max_width=512)[0]
                 try:  # ComfyUI's progress hook is also its interrupt check; keep the blocks made so far
                     progress.update_absolute(report.run_block + 1, total, ("JPEG", image, 512))
-                except Exception as err:  # noqa: BLE001 - re-raised after the partial output is saved
+                except BaseException as err:  # noqa: BLE001 - re-raised after the partial output is saved
+                    if not (isinstance(err, Exception) or comfy.is_interrupt(err)):
+                        raise  # KeyboardInterrupt, SystemExit: not ours to hold back
                     stop.append(err)
 
         try:
             result = session.run(script, plan=plan, on_block=on_block,
                                  should_stop=lambda: bool(stop) or comfy.interrupted())
-        except Exception as err:
-            self._keep_partial(session, events, "error", str(err))
+        except BaseException as err:  # Cancel is a BaseException since ComfyUI 0.20; all are re-raised
+            if comfy.is_interrupt(err):
+                self._keep_partial(session, events, "interrupted")
+            else:
+                self._keep_partial(session, events, "error", str(err) or type(err).__name__)
             raise
         if result.interrupted:
             self._keep_partial(session, events, "interrupted")
@@ -145,6 +150,13 @@ class EchoStreamingSampler:
         return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle)}
 
     def _keep_partial(self, session: Session, events: RunEvents, phase: str, message: str | None = None) -> None:
+        """Tell the widget the run ended early and save its latents; never masks the error being raised."""
+        try:
+            self._save_partial(session, events, phase, message)
+        except Exception:  # noqa: BLE001 - the run's own error (or Cancel) is what the caller raises next
+            log.exception("echo_stream: could not keep the partial run %s of session %r", events.run, session.name)
+
+    def _save_partial(self, session: Session, events: RunEvents, phase: str, message: str | None) -> None:
         latents = session.run_latents()
         comfy.send_event(RUN_EVENT, events.run_event(phase, message=message))
         if latents.shape[2] == 0:

@@ -26,6 +26,7 @@ class Scene:
     label: str | None = None
     recall: str | int | None = None  # recall target (label or scene index); None = by similarity
     on_continue: str = "smooth"  # a "start" scene that extends a session with another prompt
+    prompt_feature: Any = None  # [C] unit vector for recall by similarity; None = mean-pooled conditioning
 
     def __post_init__(self):
         if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and self.seconds > 0):
@@ -52,15 +53,17 @@ class SceneScript:
                             "Hard Cut, Scene Recall or Auto Transition after it")
 
     @classmethod
-    def start(cls, conditioning, seconds: float, label: str | None = None, on_continue: str = "smooth"):
-        return cls((Scene(conditioning, seconds, "start", _label(label), None, on_continue),))
+    def start(cls, conditioning, seconds: float, label: str | None = None, on_continue: str = "smooth",
+              prompt_feature=None):
+        return cls((Scene(conditioning, seconds, "start", _label(label), None, on_continue, prompt_feature),))
 
     def then(self, conditioning, seconds: float, transition: str, label: str | None = None,
-             recall: str | int | None = None) -> "SceneScript":
+             recall: str | int | None = None, prompt_feature=None) -> "SceneScript":
         """A new, longer script; this one is unchanged."""
         if transition == "start":
             raise EchoError("use Prompt Switch, Hard Cut, Scene Recall or Auto Transition to add a scene")
-        return SceneScript(self.scenes + (Scene(conditioning, seconds, transition, _label(label), recall),))
+        scene = Scene(conditioning, seconds, transition, _label(label), recall, prompt_feature=prompt_feature)
+        return SceneScript(self.scenes + (scene,))
 
     @property
     def seconds(self) -> float:

@@ -217,11 +217,12 @@ class Session:
         record = self.scenes[-1]
         self.conditioning = scene.conditioning
         extras = {"label": scene.label} if scene.label else {}
+        feature = {"prompt_feature": scene.prompt_feature} if scene.prompt_feature is not None else {}
         if planned.transition == "start":
-            return record, {"scene_index": record.index, "extras": extras}
+            return record, {"scene_index": record.index, "extras": extras, **feature}
         if planned.transition == "recall" and scene.recall is not None:
             extras["recall"] = recall_target(scene.recall)
-        return record, {"transition": planned.transition, "scene_index": record.index, "extras": extras}
+        return record, {"transition": planned.transition, "scene_index": record.index, "extras": extras, **feature}
 
     def _empty_latents(self) -> torch.Tensor:
         s = self.streamer

@@ -46,6 +46,8 @@ PACK_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACK_NAME = "echo_stream"
 TEXT_DIM = 4096  # what ComfyUI core assumes for Wan2.1 (it reads no text_dim from the file)
 CHECKPOINT = "tiny_causal.safetensors"
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # ComfyUI >= 0.2x colours its log levels: "\x1b[32m[INFO]\x1b[0m"
+LOG_LEVEL = r"(?:\[[A-Z]+\] ?)?"  # and prefixes each line with its level ("[INFO] ") since then
 START_TIMEOUT = 180.0  # ComfyUI imports all of its own nodes first (~10-30 s on a CPU machine)
 PROMPT_TIMEOUT = 120.0
 
@@ -253,7 +255,9 @@ class ComfyServer:
             self.proc.wait(timeout=20)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
+        """The server's log as plain text (colour codes stripped)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
+        return ANSI_CODE.sub("", text)
 
     def get(self, path: str, timeout: float = 30):
         with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
@@ -396,7 +400,7 @@ def pack_problems(comfy: ComfyServer, log: str) -> list[str]:
     own log messages, 'Cannot import ...', and traceback frames inside the pack."""
     linked = str(comfy.base / "custom_nodes" / PACK_NAME)
     lines = log.splitlines()
-    import_time = [line for line in lines if re.fullmatch(r"\s*[\d.]+ seconds: " + re.escape(linked), line)]
+    import_time = [line for line in lines if re.fullmatch(LOG_LEVEL + r"\s*[\d.]+ seconds: " + re.escape(linked), line)]
     return [line for line in lines if (PACK_NAME in line or str(PACK_ROOT) in line) and line not in import_time]
 
 
@@ -537,6 +541,8 @@ def test_a_core_model_runs_through_causal_model_from_model(comfy):
 
 
 def test_interrupt_keeps_the_blocks_and_the_session_continues(comfy):
+    """Cancel (/interrupt): core's InterruptProcessingException derives from BaseException since 0.20, and
+    reaches the sampler through ComfyUI's progress hook; the run's blocks are still kept, the widget told."""
     client_id = uuid.uuid4().hex
     ws = WebSocket("127.0.0.1", comfy.port, client_id)
     long_run = workflow("new", "echo_it/long")
@@ -569,9 +575,17 @@ def test_interrupt_keeps_the_blocks_and_the_session_continues(comfy):
         onward["5"]["inputs"]["seconds"] = 0.75
         onward["6"]["inputs"]["session"] = "long"
         onward["8"]["inputs"]["filename"] = "long"
+        seen = len(ws.messages)
         entry = comfy.run(onward, client_id)
         assert_success(entry)
         assert entry["outputs"]["8"]["text"] == [f"saved {kept + 2} blocks of 'long' to echo_stream/long.safetensors"]
         assert list(saved_latent(comfy, entry, "7").shape) == [1, 16, 6, 6, 8]
+        assert ws.wait_for(finished(entry["prompt_id"]), 30)
+        onward_events = [m["data"] for m in ws.messages[seen:] if m["type"].startswith("echo_stream.")
+                         and m["data"].get("session") == "long"]
+        assert onward_events[0]["phase"] == "start" and onward_events[0]["continued"] is True
+        assert onward_events[0]["first_block"] == kept  # it picks up right after the kept blocks
+        assert [e["block"] for e in onward_events if "block" in e] == [kept, kept + 1]
+        assert onward_events[-1]["phase"] == "end" and onward_events[-1]["total_blocks"] == kept + 2
     finally:
         ws.close()
