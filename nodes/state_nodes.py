@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 
-from ..runtime.session import SESSIONS
+from ..runtime.registry import SESSIONS
 from ..runtime.state_file import load_session, save_session
 from . import comfy
 from .files import SUFFIX, plural, state_path
+from .session_memory import watch_sessions
 from .types import CATEGORY, ECHO_MODEL, SCENE_MEMORY, EchoModel, SceneMemoryHandle
 
 SUBFOLDER = "echo_stream"
@@ -44,6 +45,7 @@ class EchoSaveSceneMemory:
         }}
 
     def save(self, scene_memory: SceneMemoryHandle, filename):
+        SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Save Scene Memory")
         session = SESSIONS.require(scene_memory.session)
         path = save_session(session, state_path(state_folder(), filename))
         where = os.path.relpath(path, os.path.realpath(comfy.output_directory()))
@@ -70,9 +72,10 @@ class EchoLoadSceneMemory:
         }}
 
     @classmethod
-    def IS_CHANGED(cls, file, **_):
-        path = state_path(state_folder(), file)
-        return os.path.getmtime(path) if os.path.exists(path) else float("nan")
+    def IS_CHANGED(cls, **_):
+        # loaded again on every Queue: a sampler continuing from it moves the session on, and the next
+        # run must start from the file again, not from where that run left the session
+        return float("nan")
 
     @classmethod
     def VALIDATE_INPUTS(cls, file, **_):
@@ -80,7 +83,7 @@ class EchoLoadSceneMemory:
 
     def load(self, model: EchoModel, file, session=""):
         path = state_path(state_folder(), file)
-        loaded = load_session(path, model.causal, (session or "").strip() or None, model.frames_per_block)
-        SESSIONS.drop(loaded.name)
+        watch_sessions()
+        loaded = load_session(path, model.causal, (session or "").strip() or None, model.frames_per_block, model.name)
         SESSIONS.put(loaded)
-        return (SceneMemoryHandle(loaded.name, loaded.blocks_done),)
+        return (SceneMemoryHandle(loaded.name, loaded.blocks_done, loaded.id),)

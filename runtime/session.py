@@ -8,6 +8,7 @@ registry keyed by name; that is what lets ComfyUI's Queue button continue a vide
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -112,8 +113,10 @@ def estimate_cache_bytes(model: CausalWan, spec: SessionSpec) -> int:
 
 
 class Session:
-    def __init__(self, name: str, model: CausalWan, spec: SessionSpec):
+    def __init__(self, name: str, model: CausalWan, spec: SessionSpec, model_name: str = ""):
         self.name, self.model, self.spec = name, model, spec
+        self.id = uuid.uuid4().hex[:12]  # tells this session from a later one under the same name
+        self.model_name = model_name  # for messages: which model the session was made with
         self.memory = spec.memory.build()
         self.streamer = BlockStreamer(model, self.memory, width=spec.width, height=spec.height, seed=spec.seed,
                                       batch=spec.batch, settings=spec.stream_settings())
@@ -245,35 +248,3 @@ class Session:
 
     def cache_bytes(self) -> int:
         return self.memory.nbytes()
-
-
-class SessionRegistry:
-    """Sessions by name, in this process: what survives between queue runs."""
-
-    def __init__(self):
-        self._sessions: dict[str, Session] = {}
-
-    def get(self, name: str) -> Session | None:
-        return self._sessions.get(name)
-
-    def require(self, name: str) -> Session:
-        session = self._sessions.get(name)
-        if session is None:
-            known = ", ".join(sorted(self._sessions)) or "none"
-            raise EchoError(f"no session named {name!r} to continue (sessions: {known}); "
-                            f"set mode to 'new' to start it, or load a saved scene memory")
-        return session
-
-    def put(self, session: Session) -> Session:
-        self._sessions[session.name] = session
-        return session
-
-    def drop(self, name: str) -> None:
-        """Forget a session and let its cache be freed before a new one is allocated."""
-        self._sessions.pop(name, None)
-
-    def names(self) -> list[str]:
-        return sorted(self._sessions)
-
-
-SESSIONS = SessionRegistry()
