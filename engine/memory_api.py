@@ -53,7 +53,7 @@ class BlockEvent:
     num_frames: int
     prompt_changed: bool = False  # the conditioning differs from the previous block's
     transition: str | None = None  # scene policies: "smooth", "cut", "recall", "auto"
-    scene_index: int = 0
+    scene_index: int | None = None  # the caller's index of the block's scene; None: scenes numbered in order
     conditioning: torch.Tensor | None = None  # the raw text conditioning of this block
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. {"recall": label or index}
 

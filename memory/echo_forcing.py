@@ -289,9 +289,10 @@ class EchoForcingMemory(MemoryPolicy):
     def _start_first_scene(self, event: BlockEvent) -> None:
         label = event.extras.get("label")
         if self.scene is None:
-            self.scene = Scene(self.scenes_started, label, event.conditioning, event.transition)
+            self.scene = Scene(self._scene_index(event), label, event.conditioning, event.transition)
             self.scenes_started += 1
-        else:  # a transition named before anything was generated only relabels the scene
+        else:  # a transition named before anything was generated only renames the scene
+            self.scene.index = self._scene_index(event, self.scene.index)
             self.scene.label = label if label is not None else self.scene.label
             self.scene.conditioning = event.conditioning
 
@@ -337,7 +338,7 @@ class EchoForcingMemory(MemoryPolicy):
             self.ring_k[:, :, slot * t:(slot + 1) * t] = sk
             self.ring_v[:, :, slot * t:(slot + 1) * t] = sv
         # the new scene
-        self.scene = Scene(self.scenes_started, event.extras.get("label"), event.conditioning, mode_name)
+        self.scene = Scene(self._scene_index(event), event.extras.get("label"), event.conditioning, mode_name)
         self.scenes_started += 1
         self.calibration.reset()
         self.q_scene_sum.zero_()
@@ -390,6 +391,12 @@ class EchoForcingMemory(MemoryPolicy):
         return ("smooth" if s_current >= cfg.auto_smooth_similarity else "cut"), None
 
     # ================================================================== helpers
+    def _scene_index(self, event: BlockEvent, default: int | None = None) -> int:
+        """The caller's scene index (a session's); a bare stream without one numbers scenes in order."""
+        if event.scene_index is not None:
+            return event.scene_index
+        return self.scenes_started if default is None else default
+
     def _slot(self, frame: int) -> int:
         """Ring slot of the current scene's frame."""
         return frame % self.window
