@@ -16,6 +16,7 @@ import torch
 from ..engine.errors import EchoError
 from ..engine.schedule import FlowSchedule
 from ..engine.memory_api import CacheGeometry
+from ..engine.prompts import same_prompt
 from ..engine.stream import BlockStreamer, StreamSettings, latent_size
 from ..engine.transformer import CausalWan
 from .memory_choice import MemoryChoice
@@ -165,9 +166,7 @@ class Session:
         return planned
 
     def _same_prompt(self, conditioning) -> bool:
-        current = self.conditioning
-        return current is not None and (conditioning is current or (
-            conditioning.shape == current.shape and torch.equal(conditioning.to(current.device), current)))
+        return self.conditioning is not None and same_prompt(self.conditioning, conditioning)
 
     def _check_recall(self, target, labels: dict, next_index: int, position: int) -> None:
         target = recall_target(target)

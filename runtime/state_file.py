@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from ..engine.errors import EchoError
 from ..engine.transformer import CausalWan
 from .session import SceneRecord, Session, SessionSpec
-from .state_tree import restore_into, state_of
+from .state_tree import decode, encode
 
 FORMAT = "echo_stream.scene_memory"
 VERSION = 1
@@ -38,7 +38,7 @@ def save_session(session: Session, path: str | os.PathLike) -> pathlib.Path:
         "spec": session.spec.to_json(), "model": model_signature(session.model),
         "model_dtype": str(session.model.dtype).removeprefix("torch."),
         "timeline": session.timeline(), "block_index": streamer.block_index,
-        "memory": state_of(session.memory, tensors, "memory"),
+        "memory": encode(session.memory.state_dict(), tensors, "memory"),
     }
     tensors["streamer.rng"] = streamer.generator.get_state()
     for i, frame in enumerate(streamer.recent_latents):
@@ -97,8 +97,8 @@ def load_session(path: str | os.PathLike, model: CausalWan, name: str | None = N
     spec = SessionSpec.from_json(meta["spec"])
     session = Session(name or meta["name"], model, spec)
     try:
-        restore_into(session.memory, meta["memory"], tensors, model.device)
-    except (KeyError, RuntimeError) as err:
+        session.memory.load_state_dict(decode(meta["memory"], tensors, model.device))
+    except (KeyError, RuntimeError, EchoError) as err:
         raise EchoError(f"{pathlib.Path(path).name} does not fit the {spec.memory.preset} memory of this "
                         f"model ({err})") from None
     streamer = session.streamer
@@ -109,4 +109,5 @@ def load_session(path: str | os.PathLike, model: CausalWan, name: str | None = N
     session.scenes = [SceneRecord(**record) for record in meta["timeline"]]
     conditioning = tensors.get("session.conditioning")
     session.conditioning = None if conditioning is None else conditioning.to(model.device)
+    streamer.prompt = session.conditioning
     return session
