@@ -14,6 +14,7 @@ import torch
 from .errors import EchoError
 from .memory_api import AttentionContext, BlockEvent, CacheGeometry, LayerMemory, MemoryPolicy
 from .rope import grid_positions
+from .state import copy_into, require
 
 
 def absolute_ids(frames: list[int], sink: int, new: list[int]) -> dict[int, int]:
@@ -132,6 +133,24 @@ class FrameCache(MemoryPolicy):
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"k": self.k, "v": self.v} if self.geometry is not None else {}
+
+    def state_dict(self) -> dict:
+        """The held frames (slot order) and their K/V; the free tail of the buffers is never read."""
+        held = len(self.held_frames()) * self.geometry.frame_tokens
+        return {"slot_frames": list(self.slot_frames), "frames_done": self.frames_done,
+                "k": self.k[:, :, :held], "v": self.v[:, :, :held]}
+
+    def load_state_dict(self, state: dict) -> None:
+        owner = type(self).__name__
+        require(state, ("slot_frames", "frames_done", "k", "v"), owner)
+        slots = list(state["slot_frames"])
+        if len(slots) != self.window_frames:
+            raise EchoError(f"{owner} state holds {len(slots)} frame slots but this cache has {self.window_frames}")
+        self.slot_frames = slots
+        self.frames_done = int(state["frames_done"])
+        held = len(self.held_frames()) * self.geometry.frame_tokens
+        copy_into(self.k[:, :, :held], state["k"], "k", owner)
+        copy_into(self.v[:, :, :held], state["v"], "v", owner)
 
     # ------------------------------------------------------------------ slots
     def _place(self, frame: int) -> int:

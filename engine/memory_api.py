@@ -53,8 +53,9 @@ class BlockEvent:
     num_frames: int
     prompt_changed: bool = False  # the conditioning differs from the previous block's
     transition: str | None = None  # scene policies: "smooth", "cut", "recall", "auto"
-    scene_index: int = 0
+    scene_index: int | None = None  # the caller's index of the block's scene; None: scenes numbered in order
     conditioning: torch.Tensor | None = None  # the raw text conditioning of this block
+    prompt_feature: torch.Tensor | None = None  # the scene's prompt feature for recall by similarity
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. {"recall": label or index}
 
 
@@ -120,6 +121,15 @@ class MemoryPolicy(ABC):
     @abstractmethod
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every tensor the policy holds (for byte accounting and state saving)."""
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """What defines the stream from here on (see engine/state.py): no scratch, work buffers or history.
+        Tensors may be the live buffers: copy them before the policy runs on."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a `state_dict` into this freshly set-up policy (same configuration and geometry)."""
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.tensors().values())

@@ -14,6 +14,8 @@ import torch
 
 from .errors import InputShapeError
 from .memory_api import BlockEvent, CacheGeometry, MemoryPolicy
+from .prompts import same_prompt
+from .state import require, tensor_or_none
 from .schedule import FlowSchedule, predict_x0, renoise
 from .transformer import CausalWan, TextContext
 
@@ -77,7 +79,8 @@ class BlockStreamer:
         self.generator = torch.Generator("cpu").manual_seed(seed)
         self.timesteps = self.settings.schedule.timesteps()
         self.block_index = 0
-        self.text: TextContext | None = None
+        self.text: TextContext | None = None  # cross-attention K/V of `prompt` (rebuilt, never saved)
+        self.prompt: torch.Tensor | None = None  # the conditioning of the last block
         self.recent_latents: deque[torch.Tensor] = deque(maxlen=max(memory.max_recache_frames, 1))
 
     @property
@@ -95,13 +98,14 @@ class BlockStreamer:
     def next_block(self, conditioning: torch.Tensor, **event_fields) -> torch.Tensor:
         """Generate the next block [B, C, frames_per_block, H/8, W/8] under `conditioning`.
 
-        A conditioning tensor that is not the previous one counts as a prompt change; its
-        cross-attention K/V are computed once here. `event_fields` (transition, scene_index,
-        extras) are passed to the memory policy in the BlockEvent.
+        A conditioning that differs from the previous block's (`same_prompt`) counts as a prompt change;
+        its cross-attention K/V are computed once here. `event_fields` (transition, scene_index,
+        extras, prompt_feature) are passed to the memory policy in the BlockEvent.
         """
-        changed = self.text is not None and self.text.source is not conditioning
+        changed = self.prompt is not None and not same_prompt(self.prompt, conditioning)
         if self.text is None or changed:
             self.text = self.model.prepare_text(conditioning)
+        self.prompt = conditioning
         event = BlockEvent(
             index=self.block_index,
             start_frame=self.frames_done,
@@ -139,6 +143,30 @@ class BlockStreamer:
         t = torch.full((self.batch, n), self.settings.context_noise, device=self.model.device)
         self.model.forward_block(frames, t, self.text, self.memory, write=True)
         self.memory.end_recache()
+
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """What defines the stream from here on: RNG, block index, prompt, re-cache frames, the memory."""
+        return {
+            "rng": self.generator.get_state(),
+            "block_index": self.block_index,
+            "prompt": self.prompt,
+            "recent_latents": list(self.recent_latents),
+            "memory": self.memory.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a saved stream; this streamer must have been made with the same model sizes and settings."""
+        require(state, ("rng", "block_index", "prompt", "recent_latents", "memory"), "stream")
+        self.generator.set_state(state["rng"].to("cpu", torch.uint8))
+        self.block_index = int(state["block_index"])
+        self.prompt = tensor_or_none(state["prompt"], self.model.device)
+        self.text = None
+        self.recent_latents.clear()
+        self.recent_latents.extend(tensor_or_none(x, self.model.device, self.model.dtype)
+                                   for x in state["recent_latents"])
+        self.memory.load_state_dict(state["memory"])
 
 
 def stream(

@@ -24,6 +24,7 @@ import torch
 from ..engine.errors import EchoError
 from ..engine.memory_api import AttentionContext, BlockEvent, CacheGeometry, LayerMemory, MemoryPolicy
 from ..engine.rope import grid_positions
+from ..engine.state import copy_into, require, tensor_or_none
 from .anchors import roll_anchors
 from .compression import QueryCalibration, as_pairs, drift_gate, phase_scores, select_top
 from .config import TRANSITIONS, EchoConfig, ModeSettings
@@ -35,9 +36,28 @@ from .scene_pool import PoolEntry, ScenePool, prompt_feature, recall_frame, reca
 class Scene:
     index: int
     label: str | None
-    conditioning: torch.Tensor | None
+    feature: torch.Tensor | None  # prompt feature (unit vector, CPU) for recall by similarity
     transition: str | None  # how the scene began
     frames: int = 0  # committed frames n
+
+
+def event_feature(event: BlockEvent) -> torch.Tensor | None:
+    """The scene's prompt feature: the caller's when given, else the mean-pooled conditioning."""
+    if event.prompt_feature is not None:
+        vec = event.prompt_feature.detach().float().cpu().flatten()
+        return vec / vec.norm().clamp(min=1e-12)
+    return None if event.conditioning is None else prompt_feature(event.conditioning)
+
+
+def entry_state(entry: PoolEntry) -> dict:
+    return {"scene_index": entry.scene_index, "label": entry.label, "feature": entry.feature, "k": entry.k,
+            "v": entry.v}
+
+
+def entry_from_state(state: dict, device) -> PoolEntry:
+    require(state, ("scene_index", "label", "feature", "k", "v"), "scene pool entry")
+    return PoolEntry(int(state["scene_index"]), state["label"], tensor_or_none(state["feature"], "cpu"),
+                     tensor_or_none(state["k"], device), tensor_or_none(state["v"], device))
 
 
 class _EchoLayer(LayerMemory):
@@ -87,6 +107,7 @@ class EchoForcingMemory(MemoryPolicy):
         self.old_weights: torch.Tensor | None = None  # [L, T] or [L, B, T]
         self.old_rates: torch.Tensor | None = None
         self.mode: ModeSettings | None = None
+        self.mode_name: str | None = None
         self.jump = 0
         self._layers = [_EchoLayer(self, i) for i in range(L)]
         self._steady_keys = self._rotary(list(range(self.window)))
@@ -112,6 +133,78 @@ class EchoForcingMemory(MemoryPolicy):
     def pool_nbytes(self) -> int:
         """Bytes of the recall frames waiting in the scene pool (on `pool_device`)."""
         return self.pool.nbytes() if self.geometry is not None else 0
+
+    # ================================================================== state
+    def state_dict(self) -> dict:
+        scene, cal = self.scene, self.calibration
+        pool = self.pool.entries
+        chain = self.chain_anchor
+        chain_state = None if chain is None else (
+            {"pool_position": next(i for i, e in enumerate(pool) if e is chain)} if any(e is chain for e in pool)
+            else {"entry": entry_state(chain)})
+        return {
+            "ring_k": self.ring_k, "ring_v": self.ring_v, "pool_k": self.pool_k, "pool_v": self.pool_v,
+            "reuse": self.reuse,
+            "calibration": {"sum": cal.sum, "abs_sum": cal.abs_sum, "count": cal.count, "mean": cal.mean,
+                            "abs_mean": cal.abs_mean},
+            "q_scene_sum": self.q_scene_sum, "q_scene_count": self.q_scene_count,
+            "scene": None if scene is None else {"index": scene.index, "label": scene.label,
+                                                 "feature": scene.feature, "transition": scene.transition,
+                                                 "frames": scene.frames},
+            "scenes_started": self.scenes_started,
+            "pool": [entry_state(e) for e in pool],
+            "chain_anchor": chain_state,
+            "anchor_ids": self.anchor_ids, "anchors_before": self._anchors_before,
+            "rolled_for": None if self._rolled_for is None else list(self._rolled_for),
+            "old": {"frames": self.old_frames, "blocks": self.old_blocks, "weights": self.old_weights,
+                    "rates": self.old_rates, "mode": self.mode_name},
+            "jump": self.jump,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        owner = "echo_forcing memory"
+        require(state, ("ring_k", "ring_v", "pool_k", "pool_v", "reuse", "calibration", "q_scene_sum",
+                        "q_scene_count", "scene", "scenes_started", "pool", "chain_anchor", "anchor_ids",
+                        "anchors_before", "rolled_for", "old", "jump"), owner)
+        g, cfg = self.geometry, self.config
+        for name in ("ring_k", "ring_v", "pool_k", "pool_v", "reuse", "q_scene_sum"):
+            copy_into(getattr(self, name), state[name], name, owner)
+        cal, saved = self.calibration, state["calibration"]
+        require(saved, ("sum", "abs_sum", "count", "mean", "abs_mean"), owner + " calibration")
+        for name in ("sum", "abs_sum", "count"):
+            copy_into(getattr(cal, name), saved[name], f"calibration.{name}", owner)
+        cal.mean = tensor_or_none(saved["mean"], g.device)
+        cal.abs_mean = tensor_or_none(saved["abs_mean"], g.device)
+        self.q_scene_count = int(state["q_scene_count"])
+        scene = state["scene"]
+        self.scene = None if scene is None else Scene(int(scene["index"]), scene["label"],
+                                                      tensor_or_none(scene["feature"], "cpu"), scene["transition"],
+                                                      int(scene["frames"]))
+        self.scenes_started = int(state["scenes_started"])
+        pool_device = g.device if cfg.pool_device == "same" else torch.device(cfg.pool_device)
+        self.pool = ScenePool(cfg.pool_size)
+        self.pool.entries = [entry_from_state(e, pool_device) for e in state["pool"]]
+        chain = state["chain_anchor"]
+        if chain is None:
+            self.chain_anchor = None
+        elif "pool_position" in chain:
+            self.chain_anchor = self.pool.entries[int(chain["pool_position"])]
+        else:
+            self.chain_anchor = entry_from_state(chain["entry"], pool_device)
+        self.anchor_ids = None if state["anchor_ids"] is None else [int(a) for a in state["anchor_ids"]]
+        before = state["anchors_before"]
+        self._anchors_before = None if before is None else [int(a) for a in before]
+        self._rolled_for = None if state["rolled_for"] is None else tuple(state["rolled_for"])
+        old = state["old"]
+        require(old, ("frames", "blocks", "weights", "rates", "mode"), owner + " old-scene memory")
+        self.old_frames, self.old_blocks = int(old["frames"]), int(old["blocks"])
+        self.old_weights = tensor_or_none(old["weights"], g.device)
+        self.old_rates = tensor_or_none(old["rates"], g.device)
+        self.mode_name = old["mode"]
+        if self.mode_name is not None and self.mode_name not in cfg.modes:
+            raise EchoError(f"{owner} state names transition mode {self.mode_name!r}, which this memory lacks")
+        self.mode = None if self.mode_name is None else cfg.modes[self.mode_name]
+        self.jump = int(state["jump"])
 
     # ================================================================== block lifecycle
     def begin_block(self, event: BlockEvent) -> None:
@@ -289,17 +382,19 @@ class EchoForcingMemory(MemoryPolicy):
     def _start_first_scene(self, event: BlockEvent) -> None:
         label = event.extras.get("label")
         if self.scene is None:
-            self.scene = Scene(self.scenes_started, label, event.conditioning, event.transition)
+            self.scene = Scene(self._scene_index(event), label, event_feature(event), event.transition)
             self.scenes_started += 1
-        else:  # a transition named before anything was generated only relabels the scene
+        else:  # a transition named before anything was generated only renames the scene
+            self.scene.index = self._scene_index(event, self.scene.index)
             self.scene.label = label if label is not None else self.scene.label
-            self.scene.conditioning = event.conditioning
+            self.scene.feature = event_feature(event)
 
     def _switch(self, event: BlockEvent) -> None:
         cfg, g = self.config, self.geometry
         t = g.frame_tokens
         finished = self._finish_scene()
-        feature = finished.feature if event.conditioning is None else prompt_feature(event.conditioning)
+        given = event_feature(event)
+        feature = finished.feature if given is None else given
         mode_name = event.transition or cfg.default_transition
         recall_target = event.extras.get("recall")
         if mode_name == "auto":
@@ -337,14 +432,14 @@ class EchoForcingMemory(MemoryPolicy):
             self.ring_k[:, :, slot * t:(slot + 1) * t] = sk
             self.ring_v[:, :, slot * t:(slot + 1) * t] = sv
         # the new scene
-        self.scene = Scene(self.scenes_started, event.extras.get("label"), event.conditioning, mode_name)
+        self.scene = Scene(self._scene_index(event), event.extras.get("label"), given, mode_name)
         self.scenes_started += 1
         self.calibration.reset()
         self.q_scene_sum.zero_()
         self.q_scene_count = 0
         self.reuse.zero_()
         self.anchor_ids = None
-        self.mode = mode
+        self.mode, self.mode_name = mode, mode_name
         self.old_frames = o
         self.old_blocks = 0
         shape = (g.num_layers, g.batch, t) if cfg.per_sample_selection else (g.num_layers, t)
@@ -371,8 +466,7 @@ class EchoForcingMemory(MemoryPolicy):
         ks, vs = zip(*(recall_frame(k_c[i], v_c[i], q_scene[i], cfg.recall_base_weight)
                        for i in range(g.num_layers)))
         device = g.device if cfg.pool_device == "same" else torch.device(cfg.pool_device)
-        cond = self.scene.conditioning
-        feature = prompt_feature(cond) if cond is not None else torch.zeros(1)
+        feature = self.scene.feature if self.scene.feature is not None else torch.zeros(1)
         entry = PoolEntry(self.scene.index, self.scene.label, feature, torch.stack(ks).to(device),
                           torch.stack(vs).to(device))
         self.pool.add(entry)
@@ -390,6 +484,12 @@ class EchoForcingMemory(MemoryPolicy):
         return ("smooth" if s_current >= cfg.auto_smooth_similarity else "cut"), None
 
     # ================================================================== helpers
+    def _scene_index(self, event: BlockEvent, default: int | None = None) -> int:
+        """The caller's scene index (a session's); a bare stream without one numbers scenes in order."""
+        if event.scene_index is not None:
+            return event.scene_index
+        return self.scenes_started if default is None else default
+
     def _slot(self, frame: int) -> int:
         """Ring slot of the current scene's frame."""
         return frame % self.window

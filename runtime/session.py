@@ -17,6 +17,8 @@ import torch
 from ..engine.errors import EchoError
 from ..engine.schedule import FlowSchedule
 from ..engine.memory_api import CacheGeometry
+from ..engine.prompts import same_prompt
+from ..engine.state import require, tensor_or_none
 from ..engine.stream import BlockStreamer, StreamSettings, latent_size
 from ..engine.transformer import CausalWan
 from .memory_choice import MemoryChoice
@@ -134,6 +136,25 @@ class Session:
         self.model = self.streamer.model = model
         self.streamer.text = None  # cross-attention K/V come from the new weights
 
+    def state_dict(self) -> dict:
+        """What defines the session from here on: its timeline, its current prompt and the stream's state.
+
+        Tensors may be live buffers (copy them before the session runs on). The current prompt is
+        kept once when it is the stream's last prompt (the usual case).
+        """
+        stream = self.streamer.state_dict()
+        shared = self.conditioning is not None and same_prompt(stream["prompt"], self.conditioning)
+        return {"scenes": self.timeline(), "conditioning": None if shared else self.conditioning,
+                "conditioning_is_prompt": shared, "stream": stream}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a saved session; this one must be freshly made with the same spec and model sizes."""
+        require(state, ("scenes", "conditioning", "conditioning_is_prompt", "stream"), "session")
+        self.streamer.load_state_dict(state["stream"])
+        self.scenes = [SceneRecord(**record) for record in state["scenes"]]
+        self.conditioning = (self.streamer.prompt if state["conditioning_is_prompt"]
+                             else tensor_or_none(state["conditioning"], self.model.device))
+
     def run_latents(self) -> torch.Tensor:
         """The blocks of the current or last run so far (what an interrupted run keeps)."""
         return torch.cat(self.run_blocks, dim=2) if self.run_blocks else self._empty_latents()
@@ -168,9 +189,7 @@ class Session:
         return planned
 
     def _same_prompt(self, conditioning) -> bool:
-        current = self.conditioning
-        return current is not None and (conditioning is current or (
-            conditioning.shape == current.shape and torch.equal(conditioning.to(current.device), current)))
+        return self.conditioning is not None and same_prompt(self.conditioning, conditioning)
 
     def _check_recall(self, target, labels: dict, next_index: int, position: int) -> None:
         target = recall_target(target)

@@ -1,7 +1,9 @@
 """Save a session (scene memory, RNG, timeline) to one safetensors file and load it back.
 
-The file holds tensors only; everything else is JSON in the safetensors metadata, so loading never
-unpickles anything. Writes go to a temporary name first and are renamed into place (atomic).
+Format version 2 holds exactly `Session.state_dict()` (the stream's and the memory policy's explicit
+state dicts): its tensors as safetensors tensors, everything else as JSON in the metadata, so loading
+never unpickles anything. Version-1 files (every policy attribute) are converted on load
+(runtime/state_v1.py). Writes go to a temporary name first and are renamed into place (atomic).
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from ..engine.errors import EchoError
 from ..engine.transformer import CausalWan
 from .session import Session
 from .session_state import SessionSnapshot, check_model, restore, snapshot
+from .state_v1 import upgrade
 
 FORMAT = "echo_stream.scene_memory"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
 
 
 def save_session(session: Session, path: str | os.PathLike) -> pathlib.Path:
@@ -56,9 +60,9 @@ def read_state(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EchoError(f"{path.name} is a safetensors file but not a saved scene memory "
                         f"(save one with the Save Scene Memory node)")
-    if meta.get("version") != VERSION:
-        raise EchoError(f"{path.name} has scene memory format version {meta.get('version')}; "
-                        f"this pack reads version {VERSION}")
+    if meta.get("version") not in READS:
+        raise EchoError(f"{path.name} has scene memory format version {meta.get('version')}; this pack reads "
+                        f"versions {', '.join(map(str, READS))} (a newer pack saved it: update the pack)")
     return meta, tensors
 
 
@@ -68,4 +72,5 @@ def load_session(path: str | os.PathLike, model: CausalWan, name: str | None = N
     meta, tensors = read_state(path)
     where = pathlib.Path(path).name
     check_model(meta, model, where, frames_per_block)
-    return restore(SessionSnapshot(meta, tensors), model, name, where, model_name=model_name)
+    state = upgrade(meta, tensors, where) if meta["version"] == 1 else SessionSnapshot(meta, tensors)
+    return restore(state, model, name, where, model_name=model_name)
