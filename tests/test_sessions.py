@@ -35,7 +35,7 @@ def test_continuing_over_runs_equals_one_long_run(comfy_dirs, model, preset):
     assert handle.blocks == whole.shape[2] // 3
 
 
-@pytest.mark.parametrize("preset", ["echo_forcing", "longlive_recache"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_save_load_continue_equals_continuing_in_memory(comfy_dirs, model, preset):
     _, handle, _ = sample(model, script_of(*RUNS[0]), session="live", **memory_input(preset))
     saved = call("EchoSaveSceneMemory", scene_memory=handle, filename="runs/first part")
