@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from ..runtime.registry import SESSIONS
-from ..runtime.state_file import load_session, save_session
+from ..runtime.registry import SESSIONS, Parked
+from ..runtime.state_file import load_session, save_session, save_state
 from . import comfy
 from .files import SUFFIX, plural, state_path
 from .session_memory import watch_sessions
@@ -45,11 +45,12 @@ class EchoSaveSceneMemory:
         }}
 
     def save(self, scene_memory: SceneMemoryHandle, filename):
-        SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Save Scene Memory")
-        session = SESSIONS.require(scene_memory.session)
-        path = save_session(session, state_path(state_folder(), filename))
+        entry = SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Save Scene Memory")
+        target = state_path(state_folder(), filename)
+        # a parked session is saved from its snapshot on the CPU, without coming back to the device
+        path = save_state(entry.state, target) if isinstance(entry, Parked) else save_session(entry, target)
         where = os.path.relpath(path, os.path.realpath(comfy.output_directory()))
-        text = f"saved {plural(session.blocks_done, 'block')} of {session.name!r} to {where}"
+        text = f"saved {plural(entry.blocks_done, 'block')} of {entry.name!r} to {where}"
         return {"ui": {"text": [text]}, "result": (scene_memory,)}
 
 

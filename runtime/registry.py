@@ -242,15 +242,5 @@ class SessionRegistry:
                             f"Re-run the node that made it, or continue the session by name (mode continue)")
         return entry
 
-    def describe(self) -> list[dict]:
-        """Every session with where it lives and the bytes it holds there (for logs and nodes)."""
-        rows = []
-        for name, entry in self._entries.items():
-            parked = isinstance(entry, Parked)
-            rows.append({"name": name, "id": entry.id, "blocks": entry.blocks_done,
-                         "where": "parked on cpu" if parked else str(entry.streamer.geometry.device),
-                         "bytes": held_bytes(entry.state if parked else entry)})
-        return rows
-
 
 SESSIONS = SessionRegistry()

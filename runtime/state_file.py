@@ -27,8 +27,12 @@ READS = (1, 2)
 
 
 def save_session(session: Session, path: str | os.PathLike) -> pathlib.Path:
+    return save_state(snapshot(session), path)
+
+
+def save_state(state: SessionSnapshot, path: str | os.PathLike) -> pathlib.Path:
+    """Write a session snapshot (a live session's, or a parked one's as it waits on the CPU)."""
     path = pathlib.Path(path)
-    state = snapshot(session)
     meta = {"format": FORMAT, "version": VERSION, **state.meta}
     tensors = state.tensors
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ from echo_stream.engine.errors import EchoError
 from echo_stream.nodes import comfy
 from echo_stream.nodes.types import EchoModel
 from echo_stream.runtime.registry import SESSIONS, Parked
-from echo_stream.runtime.session import Session
 from node_helpers import call, comfy_dirs, model, sample, script_of  # noqa: F401
 from test_sessions import PRESETS, RUNS, memory_input
 from tiny import TINY, tiny_model
@@ -172,11 +171,16 @@ def test_stale_handles_get_a_clear_message(comfy_dirs, model):
         sample(other, script_of(*MORE), scene_memory=third)
 
 
-def test_a_parked_session_saves_and_its_handle_stays_valid(comfy_dirs, model, cap):
+def test_a_parked_session_saves_from_the_cpu_and_its_handle_stays_valid(comfy_dirs, model):
     _, handle, _ = sample(model, script_of(*ONE_BLOCK), session="keep")
     SESSIONS.park("keep", "test")
-    call("EchoSaveSceneMemory", scene_memory=handle, filename="keep")  # brought back to be saved
-    assert isinstance(SESSIONS.peek("keep"), Session)
+    saved = call("EchoSaveSceneMemory", scene_memory=handle, filename="keep")
+    assert saved["ui"]["text"] == ["saved 3 blocks of 'keep' to echo_stream/keep.safetensors"]
+    assert isinstance(SESSIONS.peek("keep"), Parked)  # saving did not bring it back to the device
+    in_memory, _, _ = sample(model, script_of(*MORE), scene_memory=handle)  # the handle still matches
+    loaded = call("EchoLoadSceneMemory", model=model, file="keep.safetensors", session="from_file")[0]
+    from_file, _, _ = sample(model, script_of(*MORE), scene_memory=loaded)
+    assert torch.equal(from_file, in_memory)
 
 
 def test_load_runs_on_every_queue_so_continuing_from_a_file_repeats(comfy_dirs, model):
