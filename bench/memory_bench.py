@@ -65,7 +65,7 @@ def bytes_against_length(checkpoints=(10, 100, 400)) -> dict:
         streamer.next_block(prompts[scene % 4], transition=transition)
         if block + 1 in checkpoints:
             out[f"{block + 1}_blocks"] = {"cache_bytes": memory.nbytes(), "pool_bytes": memory.pool_nbytes(),
-                                          "scenes": memory.scenes_started}
+                                          "scenes": memory.scenes.scenes_started}
     sizes = {v["cache_bytes"] for v in out.values()}
     out["flat"] = len(sizes) == 1
     return out
@@ -96,13 +96,12 @@ class OracleProbe(MemoryPolicy):
     def setup(self, geometry):
         self.geometry = geometry
         self.inner.setup(geometry)
-        self.history = [[] for _ in range(geometry.num_layers)]
-        self.max_recache_frames = self.inner.max_recache_frames
+        self.past = [[] for _ in range(geometry.num_layers)]  # every committed block's K/V, per layer
         self._layers = [_ProbeLayer(self, i) for i in range(geometry.num_layers)]
 
     def begin_block(self, event):
         self.event = event
-        self.inner.begin_block(event)
+        return self.inner.begin_block(event)
 
     def end_block(self):
         self.inner.end_block()
@@ -112,6 +111,12 @@ class OracleProbe(MemoryPolicy):
 
     def tensors(self):
         return self.inner.tensors()
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
 
 
 class _ProbeLayer(LayerMemory):
@@ -125,7 +130,7 @@ class _ProbeLayer(LayerMemory):
     def commit(self, q, k, v):
         p, g = self.probe, self.probe.geometry
         p.inner.layer(self.i).commit(q, k, v)
-        past = p.history[self.i]
+        past = p.past[self.i]
         keys = torch.cat([h[0] for h in past] + [k], dim=1)
         values = torch.cat([h[1] for h in past] + [v], dim=1)
         start = p.event.start_frame

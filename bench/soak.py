@@ -56,13 +56,14 @@ class Recorder:
     def block(self, report, total: int) -> None:
         if not torch.isfinite(report.latents).all():
             self.bad_blocks.append(report.block)
-        h = self.memory.history[-1]
-        key_max, query_max = max(h["key_frame_ids"]), max(h["query_frame_ids"])
+        layout = self.session.streamer.layout
+        key_max, query_max = max(layout.key_frame_ids), max(layout.query_frame_ids)
         if key_max > self.max_key_id:
-            self.max_id_at = {"block": h["block"], "scene_transition": report.scene.transition, "phase": h["phase"]}
+            self.max_id_at = {"block": layout.block, "scene_transition": report.scene.transition,
+                              "phase": layout.phase}
         self.max_key_id = max(self.max_key_id, key_max)
         self.max_query_id = max(self.max_query_id, query_max)
-        self.max_jump = max(self.max_jump, h["jump"])
+        self.max_jump = max(self.max_jump, layout.jump)
         done = report.block + 1
         if done == FIRST_MINUTE_BLOCKS or done % self.sample_every == 0 or done == total:
             self.sample(done, total)
@@ -86,7 +87,7 @@ class Recorder:
             "heap_free_bytes": heap.get("free"), "python_blocks": sys.getallocatedblocks(),
             "cache_bytes": self.memory.nbytes(),
             "pool_bytes_cpu": self.memory.pool_nbytes(), "pool_scenes": len(self.memory.pool.entries),
-            "history_entries": len(self.memory.history), "wall_s": round(time.perf_counter() - self.started, 1)})
+            "wall_s": round(time.perf_counter() - self.started, 1)})
         if self.out is not None:
             write(self.out, self.result(done, total, complete=False))
 

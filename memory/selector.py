@@ -1,0 +1,58 @@
+"""The compression selector of the Echo-Forcing memory (notes §3.3): per layer, once per steady
+block on its first (noisy) pass, the top C frames' worth of history tokens of the ring by drift-gated
+phase score, put in chronological order; they fill the compressed slots of the context."""
+from __future__ import annotations
+
+import torch
+
+from ..engine.memory_api import CacheGeometry
+from ..engine.rope import grid_positions
+from .compression import as_pairs, drift_gate, phase_scores, select_top
+from .config import EchoConfig
+from .echo_storage import EchoStorage
+from .scene_state import SceneState
+
+
+class CompressionSelector:
+    def __init__(self, config: EchoConfig, geometry: CacheGeometry, window: int):
+        self.config, self.geometry, self.window = config, geometry, window
+
+    def select(self, i: int, q: torch.Tensor, storage: EchoStorage, scenes: SceneState):
+        """(selected ring token indices, drift gate, this layer's key rotary or None) of layer i.
+
+        The ring is scored where it lies (slot order); the recent frames are excluded; the chosen
+        tokens' reuse counts go up (a token reused `max_reuse` times rests until it is overwritten).
+        """
+        cfg, g = self.config, self.geometry
+        t, n, W = g.frame_tokens, scenes.scene.frames, self.window
+        slot_frames = [n - W + ((s - (n - W)) % W) for s in range(W)]  # frame held by each ring slot
+        distances = torch.tensor([n - f for f in slot_frames])
+        recent = torch.tensor([f >= n - cfg.recent_frames for f in slot_frames], device=g.device)
+        order = torch.tensor([(f - (n - W)) * t for f in slot_frames], device=g.device)
+        chrono = (order[:, None] + torch.arange(t, device=g.device)).flatten()  # chronological rank of a token
+        cal = scenes.calibration
+        gate = 1.0
+        if cfg.use_drift_gate and cfg.use_magnitude_compensation:
+            gate = drift_gate(as_pairs(q).mean(dim=(0, 1)), cal.mean[i], cfg.drift_lambda)
+        reuse = scenes.reuse[i]
+        blocked = (reuse >= cfg.max_reuse) | recent.repeat_interleave(t)
+        samples = range(g.batch) if cfg.per_sample_selection else range(1)
+        picks = []
+        for b in samples:
+            keys = storage.ring_k[i][b].view(W, t, g.num_heads, g.head_dim)
+            scores = phase_scores(keys, distances, cal.mean[i], cal.abs_mean[i], gate, cfg.future_offsets,
+                                  cfg.fusion, cfg.use_magnitude_compensation)
+            chosen = select_top(scores, cfg.compressed_frames * t, blocked)
+            picks.append(chosen[chrono[chosen].argsort()])
+        for chosen in picks:
+            reuse.index_add_(0, chosen, torch.ones_like(chosen, dtype=torch.int32))
+        selected = picks[0] if len(picks) == 1 else torch.stack(picks)
+        rotary = None
+        if cfg.true_spatial_ids:
+            pos = grid_positions(list(range(W)), g.grid_h, g.grid_w)
+            a_end = cfg.anchor_frames * t
+            spatial = picks[0].cpu() % t  # one set of ids, shared by the samples
+            pos[a_end:a_end + len(spatial), 1] = spatial // g.grid_w
+            pos[a_end:a_end + len(spatial), 2] = spatial % g.grid_w
+            rotary = g.rotary.rotary(pos, g.device)
+        return selected, gate, rotary
