@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 import loadpack  # noqa: F401
+from echo_stream.engine.geometry import pixel_frames
 from echo_stream.memory.scene_pool import prompt_feature
 from echo_stream.runtime.memory_choice import MemoryChoice
 from echo_stream.runtime.script import SceneScript
@@ -105,7 +106,7 @@ class Recorder:
         start = next((s for s in self.samples if s["block"] == FIRST_MINUTE_BLOCKS), self.samples[0] if self.samples else None)
         end = self.samples[-1] if self.samples else None
         out = {**self.meta, "complete": complete, "blocks_done": done, "blocks_planned": total,
-               "latent_frames": 3 * done, "pixel_frames": 12 * done,
+               "latent_frames": 3 * done, "pixel_frames": pixel_frames(3 * done),
                "video_hours": round(done * SECONDS_PER_BLOCK / 3600, 3),
                "scenes": len(self.session.scenes), "wall_s": round(wall, 1),
                "ms_per_block": round(1000 * wall / max(done, 1), 3),
