@@ -26,7 +26,7 @@ from ..engine.state import require
 from .config import EchoConfig
 from .echo_storage import EchoStorage
 from .scene_state import Scene, SceneState, event_feature  # noqa: F401  (Scene, event_feature: re-exported)
-from .selector import CompressionSelector
+from .selector import CompressionSelector, count_reuse
 from .transition_planner import TransitionPlanner
 
 STATE_KEYS = ("ring_k", "ring_v", "pool_k", "pool_v", "reuse", "calibration", "q_scene_sum", "q_scene_count",
@@ -60,6 +60,7 @@ class _EchoLayer(LayerMemory):
         cfg, n, fpb = m.config, m.scenes.scene.frames, m.block
         if m.layout.steady:  # the block's frames replace the oldest ring frames; their reuse starts afresh
             t = m.geometry.frame_tokens
+            count_reuse(m.scenes.reuse[i], m.layout.layers[i].selected)
             slots = [m.storage.slot(f) for f in range(n, n + fpb)]
             m.storage.commit_ring(i, slots, k, v)
             for slot in slots:

@@ -20,8 +20,8 @@ class CompressionSelector:
     def select(self, i: int, q: torch.Tensor, storage: EchoStorage, scenes: SceneState):
         """(selected ring token indices, drift gate, this layer's key rotary or None) of layer i.
 
-        The ring is scored where it lies (slot order); the recent frames are excluded; the chosen
-        tokens' reuse counts go up (a token reused `max_reuse` times rests until it is overwritten).
+        The ring is scored where it lies (slot order); the recent frames and tokens already reused
+        `max_reuse` times are excluded. Nothing is written here: `count_reuse` runs at commit.
         """
         cfg, g = self.config, self.geometry
         t, n, W = g.frame_tokens, scenes.scene.frames, self.window
@@ -34,8 +34,7 @@ class CompressionSelector:
         gate = 1.0
         if cfg.use_drift_gate and cfg.use_magnitude_compensation:
             gate = drift_gate(as_pairs(q).mean(dim=(0, 1)), cal.mean[i], cfg.drift_lambda)
-        reuse = scenes.reuse[i]
-        blocked = (reuse >= cfg.max_reuse) | recent.repeat_interleave(t)
+        blocked = (scenes.reuse[i] >= cfg.max_reuse) | recent.repeat_interleave(t)
         samples = range(g.batch) if cfg.per_sample_selection else range(1)
         picks = []
         for b in samples:
@@ -44,8 +43,6 @@ class CompressionSelector:
                                   cfg.fusion, cfg.use_magnitude_compensation)
             chosen = select_top(scores, cfg.compressed_frames * t, blocked)
             picks.append(chosen[chrono[chosen].argsort()])
-        for chosen in picks:
-            reuse.index_add_(0, chosen, torch.ones_like(chosen, dtype=torch.int32))
         selected = picks[0] if len(picks) == 1 else torch.stack(picks)
         rotary = None
         if cfg.true_spatial_ids:
@@ -56,3 +53,9 @@ class CompressionSelector:
             pos[a_end:a_end + len(spatial), 2] = spatial % g.grid_w
             rotary = g.rotary.rotary(pos, g.device)
         return selected, gate, rotary
+
+
+def count_reuse(reuse: torch.Tensor, selected: torch.Tensor) -> None:
+    """One more use for each selected ring token ([C*T], or [B, C*T] with per-sample selection)."""
+    for chosen in (selected if selected.dim() == 2 else [selected]):
+        reuse.index_add_(0, chosen, torch.ones_like(chosen, dtype=torch.int32))

@@ -118,3 +118,29 @@ def test_a_block_run_again_after_an_interruption_rolls_the_anchors_once():
         memory.begin_block(event)  # interrupted before the block finished ...
         streamer.next_block(cond)  # ... and generated again
     assert streamer.layout.anchor_ids == tuple(ANCHOR_TABLE[21])
+
+
+def test_an_interrupted_steady_block_leaves_only_its_staging_behind():
+    """Noisy passes read the memory and stage the block; only the clean pass's commit writes it."""
+    import torch
+
+    from echo_stream.engine import BlockEvent, BlockStreamer
+    from echo_stream.memory import EchoConfig, EchoForcingMemory
+    from echo_helpers import SIZE
+    from tiny import latent, text, tiny_model
+
+    model, cond = tiny_model(), text(4)
+    config = EchoConfig(max_reuse=1)  # every selection counts: a stray count would change the next one
+    whole, cut = EchoForcingMemory(config), EchoForcingMemory(config)
+    a, b = BlockStreamer(model, whole, seed=4, **SIZE), BlockStreamer(model, cut, seed=4, **SIZE)
+    with torch.no_grad():
+        for _ in range(9):
+            a.next_block(cond)
+            b.next_block(cond)
+        reuse = cut.scenes.reuse.clone()
+        layout = cut.begin_block(BlockEvent(index=9, start_frame=27, num_frames=3, conditioning=cond))
+        model.forward_block(latent(3, 4, 6, seed=8), 750.0, model.prepare_text(cond), cut, write=False)
+        assert layout.steady and all(record.filled for record in layout.layers)
+        assert torch.equal(cut.scenes.reuse, reuse)
+        assert torch.equal(b.next_block(cond), a.next_block(cond))
+        assert torch.equal(a.next_block(cond), b.next_block(cond))
