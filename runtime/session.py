@@ -16,10 +16,10 @@ import torch
 
 from ..engine.errors import EchoError
 from ..engine.schedule import FlowSchedule
-from ..engine.memory_api import CacheGeometry
+from ..engine.geometry import cache_geometry
 from ..engine.prompts import same_prompt
 from ..engine.state import require, tensor_or_none
-from ..engine.stream import BlockStreamer, StreamSettings, latent_size
+from ..engine.stream import BlockStreamer, StreamSettings
 from ..engine.transformer import CausalWan
 from .memory_choice import MemoryChoice
 from .script import Scene, SceneScript
@@ -104,11 +104,8 @@ class RunResult:
 
 def estimate_cache_bytes(model: CausalWan, spec: SessionSpec) -> int:
     """Bytes the session's memory will allocate, measured on the meta device (nothing allocated)."""
-    cfg = model.config
-    latent_h, latent_w = latent_size(spec.width, spec.height)
-    _, ph, pw = cfg.patch_size
-    geometry = CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, latent_h // ph, latent_w // pw,
-                             spec.frames_per_block, spec.batch, model.dtype, torch.device("meta"), model.rotary)
+    geometry = cache_geometry(model, width=spec.width, height=spec.height, frames_per_block=spec.frames_per_block,
+                              batch=spec.batch, device="meta")
     policy = spec.memory.build()
     policy.setup(geometry)
     return policy.nbytes()

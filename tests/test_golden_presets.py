@@ -12,7 +12,10 @@ MODEL = tiny_model()
 
 
 def test_every_variant_is_recorded():
+    from echo_stream.memory import PRESETS
+
     assert sorted(GOLDEN) == sorted(VARIANTS)
+    assert {preset for (preset, _), _ in VARIANTS.values()} == set(PRESETS)  # a new preset needs a recording
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))

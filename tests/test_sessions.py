@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from echo_stream.engine.errors import EchoError
+from echo_stream.memory import BOUNDED as PRESETS
 from echo_stream.nodes.files import state_path
 from echo_stream.nodes.types import EchoModel
 from node_helpers import call, comfy_dirs, model, sample, script_of  # noqa: F401
 from tiny import TINY, tiny_model
 
-PRESETS = ["echo_forcing", "self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope"]
 # one script, cut into three queue runs; 0.75 s = one block, so the pieces add up exactly
 WHOLE = [("EchoSceneStart", 1, 3.0, {"label": "a"}), ("EchoHardCut", 2, 6.75, {"label": "b"}),
          ("EchoSceneRecall", 3, 2.25, {"target": "a"}), ("EchoPromptSwitch", 1, 4.5, {}),
