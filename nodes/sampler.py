@@ -108,7 +108,7 @@ class EchoStreamingSampler:
         with SESSIONS.busy(name):  # never parked by the room ComfyUI makes for it, nor while it runs
             comfy.reserve(cache_bytes, model.causal.device, model.patcher)
             if continued:
-                current = SESSIONS.require(name, model.causal)
+                current = SESSIONS.require(name, model.causal, model.name)
             else:
                 current = SESSIONS.put(Session(name, model.causal, spec, model.name))
             return self._run(current, script, continued, unique_id)

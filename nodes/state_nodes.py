@@ -56,7 +56,8 @@ class EchoSaveSceneMemory:
 
 class EchoLoadSceneMemory:
     DESCRIPTION = ("Loads a saved session from output/echo_stream into memory, checking that it fits the "
-                   "model. Connect it to the Streaming Sampler's scene_memory input to continue the video.")
+                   "model. Connect it to the Streaming Sampler's scene_memory input to continue the video. It "
+                   "loads the file again on every Queue, so each run continues from the saved point.")
     CATEGORY = CATEGORY
     FUNCTION = "load"
     RETURN_TYPES = (SCENE_MEMORY,)

@@ -100,11 +100,18 @@ class SessionRegistry:
         """The entry under `name`, live or parked, without bringing it back or touching its age."""
         return self._entries.get(name)
 
-    def get(self, name: str, model: CausalWan | None = None) -> Session | None:
-        """The live session (a parked one is brought back onto `model`, default its own)."""
+    def get(self, name: str, model: CausalWan | None = None, model_name: str = "") -> Session | None:
+        """The live session (a parked one is brought back onto `model`, default its own).
+
+        Another `model` of the same sizes carries the session on with its weights (a changed LoRA
+        strength, say); the log says so, naming both models.
+        """
         entry = self._entries.get(name)
         if entry is None:
             return None
+        if model is not None and model is not entry.model:
+            log.info("echo_stream: session %r (made with model %r) continues with other weights%s", name,
+                     entry.model_name, f" ({model_name!r})" if model_name else "")
         if isinstance(entry, Parked):
             entry = self._bring_back(entry, model)
         elif model is not None:
@@ -113,8 +120,8 @@ class SessionRegistry:
         self._enforce_cap(keep=name)
         return entry
 
-    def require(self, name: str, model: CausalWan | None = None) -> Session:
-        session = self.get(name, model)
+    def require(self, name: str, model: CausalWan | None = None, model_name: str = "") -> Session:
+        session = self.get(name, model, model_name)
         if session is None:
             raise EchoError(self._missing(name) + "; set mode to 'new' to start it, or load a saved scene memory")
         return session

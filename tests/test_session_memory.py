@@ -195,3 +195,11 @@ def test_load_runs_on_every_queue_so_continuing_from_a_file_repeats(comfy_dirs, 
         loaded = call("EchoLoadSceneMemory", model=model, file="f.safetensors")[0]
         runs.append(sample(model, script_of(*MORE), scene_memory=loaded)[0])
     assert torch.equal(runs[0], runs[1])
+
+
+def test_continuing_with_other_weights_of_the_same_sizes_is_logged(comfy_dirs, model, caplog):
+    caplog.set_level(logging.INFO, "echo_stream")
+    sample(model, script_of(*ONE_BLOCK), session="w")
+    other = EchoModel("other weights", tiny_model(seed=9, cfg=TINY), 3)
+    sample(other, script_of(*MORE), mode="continue", session="w")
+    assert "session 'w' (made with model 'tiny') continues with other weights ('other weights')" in caplog.text
