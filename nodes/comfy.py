@@ -88,14 +88,22 @@ def raise_if_interrupted() -> None:
 
 
 def reserve(memory_bytes: int, device, patcher=None) -> None:
-    """Make room for the KV cache (invisible to ComfyUI's accounting) and load the model's weights."""
+    """Make room for the KV cache (invisible to ComfyUI's accounting) and load the model's weights.
+
+    Under DynamicVRAM (ComfyUI >= 0.2x, on by default; --lowvram does nothing there) a dynamic model
+    is loaded page by page on demand, and load_models_gpu never evicts dynamic weights for
+    memory_required; so free_memory is asked for the cache's bytes directly, which evicts just that
+    much of the resident weight pages (they fault back in as the free memory allows).
+    """
     mm = model_management()
     if mm is None:
         return
     if patcher is not None:
         mm.load_models_gpu([patcher], memory_required=memory_bytes)
-    else:
-        mm.free_memory(memory_bytes, device)
+        is_dynamic = getattr(patcher, "is_dynamic", None)
+        if not (callable(is_dynamic) and is_dynamic()):
+            return
+    mm.free_memory(memory_bytes, device)
 
 
 def progress_bar(total: int, node_id: str | None):
