@@ -1,4 +1,5 @@
 """ComfyUI nodes: thin adapters over engine/, memory/ and runtime/ (V1 node API)."""
+from .export_node import EchoExportForCore
 from .loaders import EchoCausalModelFromMODEL, EchoCausalModelLoader
 from .memory_settings import EchoSceneMemorySettings
 from .sampler import EchoStreamingSampler
@@ -19,6 +20,7 @@ NODE_CLASS_MAPPINGS = {
     "EchoStreamingSampler": EchoStreamingSampler,
     "EchoSaveSceneMemory": EchoSaveSceneMemory,
     "EchoLoadSceneMemory": EchoLoadSceneMemory,
+    "EchoExportForCore": EchoExportForCore,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -34,4 +36,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoStreamingSampler": "Streaming Sampler (scene memory)",
     "EchoSaveSceneMemory": "Save Scene Memory",
     "EchoLoadSceneMemory": "Load Scene Memory",
+    "EchoExportForCore": "Export For Core Causal Wan",
 }

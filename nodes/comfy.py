@@ -38,6 +38,17 @@ def full_path(folder: str, name: str) -> str:
     return path
 
 
+def model_folder(folder: str) -> str:
+    """Where a node writes a model file: ComfyUI's models/<folder> (diffusion_models lists the legacy
+    models/unet first; the folder named as the kind wins), else the first folder it knows."""
+    fp = folder_paths()
+    if fp is None:
+        return os.path.join(tempfile.gettempdir(), "echo_stream_models", folder)
+    paths = fp.get_folder_paths(folder)
+    named = [p for p in paths if os.path.basename(os.path.normpath(p)) == folder]
+    return (named or paths)[0]
+
+
 def output_directory() -> str:
     fp = folder_paths()
     return fp.get_output_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_output")
