@@ -10,10 +10,10 @@ from ..engine.errors import EchoError
 from ..engine.export import export_for_core
 from . import comfy
 from .files import state_path
+from .loaders import WEIGHTS
 from .types import CATEGORY
 
 DTYPES = {"keep": None, "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-WEIGHTS = {"EMA when present": True, "non-EMA (generator)": False}
 FOLDER = "diffusion_models"
 
 

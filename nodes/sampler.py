@@ -69,6 +69,9 @@ class EchoStreamingSampler:
             "memory": (MEMORY_CONFIG, {"tooltip": "Scene Memory Settings; default echo_forcing. Ignored when continuing."}),
             "scene_memory": (SCENE_MEMORY, {"tooltip": "Continue this session (e.g. from Load Scene Memory); "
                                                        "overrides session and mode."}),
+            "first_block_steps": ("STRING", {"default": "", "tooltip": "Timesteps of a new session's first block; "
+                                             "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
+                                             "models want '1000, 750, 500, 250' here."}),
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -77,7 +80,8 @@ class EchoStreamingSampler:
         return float("nan") if mode == "continue" or scene_memory is not None else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
-               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None):
+               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
+               first_block_steps=""):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
         name = (session or "").strip() or "default"
@@ -97,8 +101,9 @@ class EchoStreamingSampler:
                                 f"model {model.frames_per_block}; start a new session")
             spec = current.spec
         else:
+            first = parse_steps(first_block_steps) if str(first_block_steps or "").strip() else None
             spec = SessionSpec(width, height, int(seed), 1, model.frames_per_block, parse_steps(steps),
-                               memory=memory or MemoryChoice())
+                               memory=memory or MemoryChoice(), first_steps=first)
             SESSIONS.drop(name)  # free the old cache before the new one is allocated
         cache_bytes = estimate_cache_bytes(model.causal, spec)
         comfy.reserve(cache_bytes, model.causal.device, model.patcher)
