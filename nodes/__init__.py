@@ -2,6 +2,7 @@
 from .export_node import EchoExportForCore
 from .loaders import EchoCausalModelFromMODEL, EchoCausalModelLoader
 from .memory_settings import EchoSceneMemorySettings
+from .prompt_file_node import EchoSceneScriptFromPromptFile
 from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
@@ -21,6 +22,7 @@ NODE_CLASS_MAPPINGS = {
     "EchoSaveSceneMemory": EchoSaveSceneMemory,
     "EchoLoadSceneMemory": EchoLoadSceneMemory,
     "EchoExportForCore": EchoExportForCore,
+    "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -37,4 +39,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoSaveSceneMemory": "Save Scene Memory",
     "EchoLoadSceneMemory": "Load Scene Memory",
     "EchoExportForCore": "Export For Core Causal Wan",
+    "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
 }

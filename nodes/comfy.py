@@ -49,6 +49,11 @@ def model_folder(folder: str) -> str:
     return (named or paths)[0]
 
 
+def input_directory() -> str:
+    fp = folder_paths()
+    return fp.get_input_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_input")
+
+
 def output_directory() -> str:
     fp = folder_paths()
     return fp.get_output_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_output")
