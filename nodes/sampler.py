@@ -14,22 +14,13 @@ from ..runtime.memory_choice import MemoryChoice
 from ..runtime.preview import latent_to_rgb, save_animation, to_images
 from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
 from ..runtime.session import SESSIONS, Session, SessionSpec, estimate_cache_bytes
+from ..runtime.steps import parse_steps
 from . import comfy
 from .files import plural, safe_name
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
 MAX_ANIMATION_FRAMES = 1200  # latent frames in the node's own animated preview (older ones are thinned)
-
-
-def parse_steps(text: str) -> tuple[float, ...]:
-    try:
-        steps = tuple(float(s) for s in str(text).replace(";", ",").split(",") if s.strip())
-    except ValueError:
-        raise EchoError(f"steps must be numbers separated by commas, like '1000, 750, 500, 250'; got {text!r}") from None
-    if not steps:
-        raise EchoError("the step list is empty; give timesteps like '1000, 750, 500, 250'")
-    return steps
 
 
 class EchoStreamingSampler:
