@@ -323,6 +323,9 @@ def server(tmp_path_factory):
     tiny_checkpoint(models / CHECKPOINT)
     for folder in ("input", "output", "temp", "user"):
         (base / folder).mkdir()
+    (base / "input" / "prompt_sets").mkdir()
+    (base / "input" / "prompt_sets" / "interactive.jsonl").write_bytes(
+        (PACK_ROOT / "tests" / "fixtures" / "interactive_sample.jsonl").read_bytes())
     comfy = ComfyServer(base)
     try:
         comfy.start()
@@ -447,6 +450,8 @@ def test_every_node_is_listed_in_object_info(comfy):
     assert info["EchoStreamingSampler"]["output"] == ["LATENT", "SCENE_MEMORY"]
     assert CHECKPOINT in combo_options(info["EchoCausalModelLoader"]["input"]["required"]["model_name"])
     assert "EchoTestConditioning" in info  # the test's own fixture node
+    prompt_files = combo_options(info["EchoSceneScriptFromPromptFile"]["input"]["required"]["file"])
+    assert prompt_files == ["prompt_sets/interactive.jsonl"]  # from ComfyUI's input folder
 
 
 def test_extensions_list_our_js_files(comfy):
