@@ -11,8 +11,8 @@ from .script import SCENES
 
 
 class BlockLog:
-    def __init__(self, session: Session, prompts: dict, fps: float):
-        self.session, self.prompts, self.fps = session, prompts, fps
+    def __init__(self, session: Session, prompts: dict, fps: float, scenes=SCENES):
+        self.session, self.prompts, self.fps, self.scenes = session, prompts, fps, scenes
         self.rows: list[dict] = []  # each block's layout record (BlockLayout.record())
         self.captions: list[tuple[str, str]] = []  # (text, transition) per latent frame
         self.block_times: list[float] = []
@@ -28,7 +28,7 @@ class BlockLog:
         self._elapsed = report.elapsed
         self.finite &= bool(torch.isfinite(report.latents).all())
         self.cache_sizes.add(memory.nbytes())
-        scene, planned = report.scene, SCENES[report.scene.index]
+        scene, planned = report.scene, self.scenes[report.scene.index]
         if scene.blocks == 1 and planned.transition == "recall" and planned.recall is None:
             # what recall by similarity found: the scene whose recall frame the layout stages
             labels = {r.index: r.label for r in self.session.scenes}

@@ -26,6 +26,9 @@ class StreamSettings:
     schedule: FlowSchedule = field(default_factory=FlowSchedule)
     frames_per_block: int = 3  # 1 for frame-wise models
     context_noise: float = 0.0  # timestep of the clean write pass (0 = clean)
+    # the stream's first block (a scene start with nothing before it): its own steps, e.g. 4 for Causal
+    # Forcing++'s 1- and 2-step frame-wise models; None = the same schedule as every block
+    first_block_schedule: FlowSchedule | None = None
 
 
 class BlockStreamer:
@@ -52,6 +55,8 @@ class BlockStreamer:
         memory.setup(self.geometry)
         self.generator = torch.Generator("cpu").manual_seed(seed)
         self.timesteps = self.settings.schedule.timesteps()
+        first = self.settings.first_block_schedule
+        self.first_timesteps = first.timesteps() if first is not None else self.timesteps
         self.block_index = 0
         self.text: TextContext | None = None  # cross-attention K/V of `prompt` (rebuilt, never saved)
         self.prompt: torch.Tensor | None = None  # the conditioning of the last block
@@ -93,11 +98,12 @@ class BlockStreamer:
         self._recache(event)
         self.layout = memory.begin_block(event)
         x = self._noise()
-        for i, t in enumerate(self.timesteps):
+        timesteps = self.first_timesteps if self.block_index == 0 else self.timesteps
+        for i, t in enumerate(timesteps):
             sigma = FlowSchedule.sigma(t)
             x0 = predict_x0(x, model.forward_block(x, self._timestep(t), self.text, memory, write=False), sigma)
-            if i + 1 < len(self.timesteps):
-                x = renoise(x0, self._noise(), FlowSchedule.sigma(self.timesteps[i + 1]))
+            if i + 1 < len(timesteps):
+                x = renoise(x0, self._noise(), FlowSchedule.sigma(timesteps[i + 1]))
         context = x0
         if self.settings.context_noise > 0:
             context = renoise(x0, self._noise(), FlowSchedule.sigma(self.settings.context_noise))

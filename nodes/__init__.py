@@ -1,6 +1,8 @@
 """ComfyUI nodes: thin adapters over engine/, memory/ and runtime/ (V1 node API)."""
+from .export_node import EchoExportForCore
 from .loaders import EchoCausalModelFromMODEL, EchoCausalModelLoader
 from .memory_settings import EchoSceneMemorySettings
+from .prompt_file_node import EchoSceneScriptFromPromptFile
 from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
@@ -21,6 +23,8 @@ NODE_CLASS_MAPPINGS = {
     "EchoSaveSceneMemory": EchoSaveSceneMemory,
     "EchoLoadSceneMemory": EchoLoadSceneMemory,
     "EchoFreeSceneMemory": EchoFreeSceneMemory,
+    "EchoExportForCore": EchoExportForCore,
+    "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -37,4 +41,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoSaveSceneMemory": "Save Scene Memory",
     "EchoLoadSceneMemory": "Load Scene Memory",
     "EchoFreeSceneMemory": "Free Scene Memory",
+    "EchoExportForCore": "Export For Core Causal Wan",
+    "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
 }

@@ -38,6 +38,22 @@ def full_path(folder: str, name: str) -> str:
     return path
 
 
+def model_folder(folder: str) -> str:
+    """Where a node writes a model file: ComfyUI's models/<folder> (diffusion_models lists the legacy
+    models/unet first; the folder named as the kind wins), else the first folder it knows."""
+    fp = folder_paths()
+    if fp is None:
+        return os.path.join(tempfile.gettempdir(), "echo_stream_models", folder)
+    paths = fp.get_folder_paths(folder)
+    named = [p for p in paths if os.path.basename(os.path.normpath(p)) == folder]
+    return (named or paths)[0]
+
+
+def input_directory() -> str:
+    fp = folder_paths()
+    return fp.get_input_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_input")
+
+
 def output_directory() -> str:
     fp = folder_paths()
     return fp.get_output_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_output")
@@ -88,14 +104,22 @@ def raise_if_interrupted() -> None:
 
 
 def reserve(memory_bytes: int, device, patcher=None) -> None:
-    """Make room for the KV cache (invisible to ComfyUI's accounting) and load the model's weights."""
+    """Make room for the KV cache (invisible to ComfyUI's accounting) and load the model's weights.
+
+    Under DynamicVRAM (ComfyUI >= 0.2x, on by default; --lowvram does nothing there) a dynamic model
+    is loaded page by page on demand, and load_models_gpu never evicts dynamic weights for
+    memory_required; so free_memory is asked for the cache's bytes directly, which evicts just that
+    much of the resident weight pages (they fault back in as the free memory allows).
+    """
     mm = model_management()
     if mm is None:
         return
     if patcher is not None:
         mm.load_models_gpu([patcher], memory_required=memory_bytes)
-    else:
-        mm.free_memory(memory_bytes, device)
+        is_dynamic = getattr(patcher, "is_dynamic", None)
+        if not (callable(is_dynamic) and is_dynamic()):
+            return
+    mm.free_memory(memory_bytes, device)
 
 
 HUGE = 1e29  # ComfyUI asks free_memory for 1e30 bytes when it unloads everything

@@ -15,6 +15,7 @@ from ..runtime.preview import latent_to_rgb, save_animation, to_images
 from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
 from ..runtime.registry import SESSIONS
 from ..runtime.session import Session, SessionSpec, estimate_cache_bytes
+from ..runtime.steps import parse_steps
 from . import comfy
 from .files import plural, safe_name
 from .session_memory import watch_sessions
@@ -22,16 +23,6 @@ from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRI
 
 log = logging.getLogger("echo_stream")
 MAX_ANIMATION_FRAMES = 1200  # latent frames in the node's own animated preview (older ones are thinned)
-
-
-def parse_steps(text: str) -> tuple[float, ...]:
-    try:
-        steps = tuple(float(s) for s in str(text).replace(";", ",").split(",") if s.strip())
-    except ValueError:
-        raise EchoError(f"steps must be numbers separated by commas, like '1000, 750, 500, 250'; got {text!r}") from None
-    if not steps:
-        raise EchoError("the step list is empty; give timesteps like '1000, 750, 500, 250'")
-    return steps
 
 
 class EchoStreamingSampler:
@@ -71,6 +62,9 @@ class EchoStreamingSampler:
             "memory": (MEMORY_CONFIG, {"tooltip": "Scene Memory Settings; default echo_forcing. Ignored when continuing."}),
             "scene_memory": (SCENE_MEMORY, {"tooltip": "Continue this session (e.g. from Load Scene Memory); "
                                                        "overrides session and mode."}),
+            "first_block_steps": ("STRING", {"default": "", "tooltip": "Timesteps of a new session's first block; "
+                                             "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
+                                             "models want '1000, 750, 500, 250' here."}),
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -79,7 +73,8 @@ class EchoStreamingSampler:
         return float("nan") if mode == "continue" or scene_memory is not None else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
-               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None):
+               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
+               first_block_steps=""):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
         watch_sessions()
@@ -101,8 +96,9 @@ class EchoStreamingSampler:
                                 f"model {model.frames_per_block}; start a new session")
             spec = current.spec
         else:
+            first = parse_steps(first_block_steps) if str(first_block_steps or "").strip() else None
             spec = SessionSpec(width, height, int(seed), 1, model.frames_per_block, parse_steps(steps),
-                               memory=memory or MemoryChoice())
+                               memory=memory or MemoryChoice(), first_steps=first)
             SESSIONS.drop(name)  # free the old cache before the new one is allocated
         cache_bytes = estimate_cache_bytes(model.causal, spec)
         with SESSIONS.busy(name):  # never parked by the room ComfyUI makes for it, nor while it runs

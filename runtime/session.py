@@ -37,20 +37,26 @@ class SessionSpec:
     steps: tuple[float, ...] = (1000, 750, 500, 250)
     shift: float = 5.0
     memory: MemoryChoice = field(default_factory=MemoryChoice)
+    first_steps: tuple[float, ...] | None = None  # the session's first block; None = `steps`
 
     def stream_settings(self) -> StreamSettings:
-        return StreamSettings(FlowSchedule(tuple(self.steps), self.shift), self.frames_per_block)
+        first = FlowSchedule(tuple(self.first_steps), self.shift) if self.first_steps is not None else None
+        return StreamSettings(FlowSchedule(tuple(self.steps), self.shift), self.frames_per_block,
+                              first_block_schedule=first)
 
     def to_json(self) -> dict:
         return {"width": self.width, "height": self.height, "seed": self.seed, "batch": self.batch,
                 "frames_per_block": self.frames_per_block, "steps": list(self.steps), "shift": self.shift,
-                "memory": self.memory.to_json()}
+                "memory": self.memory.to_json(),
+                "first_steps": list(self.first_steps) if self.first_steps is not None else None}
 
     @classmethod
     def from_json(cls, data: dict) -> "SessionSpec":
+        first = data.get("first_steps")  # absent in files saved before first-block steps existed
         return cls(int(data["width"]), int(data["height"]), int(data["seed"]), int(data["batch"]),
                    int(data["frames_per_block"]), tuple(float(s) for s in data["steps"]), float(data["shift"]),
-                   MemoryChoice.from_json(data["memory"]))
+                   MemoryChoice.from_json(data["memory"]),
+                   tuple(float(s) for s in first) if first is not None else None)
 
 
 @dataclass

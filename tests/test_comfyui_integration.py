@@ -78,8 +78,26 @@ class EchoTestConditioning:
         return ([[torch.randn(1, int(tokens), TEXT_DIM, generator=generator), {{}}]],)
 
 
-NODE_CLASS_MAPPINGS = {{"EchoTestConditioning": EchoTestConditioning}}
-NODE_DISPLAY_NAME_MAPPINGS = {{"EchoTestConditioning": "Echo Test Conditioning"}}
+class EchoTestModelInfo:
+    """What core built from a file: the classes of its model, diffusion model and model config."""
+    CATEGORY = "_for_testing/echo_stream"
+    FUNCTION = "describe"
+    OUTPUT_NODE = True
+    RETURN_TYPES = ()
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {{"required": {{"model": ("MODEL",)}}}}
+
+    def describe(self, model):
+        base = model.model
+        names = [type(base).__name__, type(base.diffusion_model).__name__, type(base.model_config).__name__]
+        return {{"ui": {{"text": names}}}}
+
+
+NODE_CLASS_MAPPINGS = {{"EchoTestConditioning": EchoTestConditioning, "EchoTestModelInfo": EchoTestModelInfo}}
+NODE_DISPLAY_NAME_MAPPINGS = {{"EchoTestConditioning": "Echo Test Conditioning",
+                              "EchoTestModelInfo": "Echo Test Model Info"}}
 '''
 
 
@@ -305,6 +323,9 @@ def server(tmp_path_factory):
     tiny_checkpoint(models / CHECKPOINT)
     for folder in ("input", "output", "temp", "user"):
         (base / folder).mkdir()
+    (base / "input" / "prompt_sets").mkdir()
+    (base / "input" / "prompt_sets" / "interactive.jsonl").write_bytes(
+        (PACK_ROOT / "tests" / "fixtures" / "interactive_sample.jsonl").read_bytes())
     comfy = ComfyServer(base)
     try:
         comfy.start()
@@ -417,7 +438,7 @@ def test_the_pack_imports_cleanly(comfy):
 
 def test_every_node_is_listed_in_object_info(comfy):
     info = comfy.get("/object_info")
-    assert len(NODE_CLASS_MAPPINGS) == 13
+    assert len(NODE_CLASS_MAPPINGS) == 15
     for node_id in NODE_CLASS_MAPPINGS:
         assert node_id in info, f"{node_id} missing from /object_info"
         entry = info[node_id]
@@ -429,6 +450,8 @@ def test_every_node_is_listed_in_object_info(comfy):
     assert info["EchoStreamingSampler"]["output"] == ["LATENT", "SCENE_MEMORY"]
     assert CHECKPOINT in combo_options(info["EchoCausalModelLoader"]["input"]["required"]["model_name"])
     assert "EchoTestConditioning" in info  # the test's own fixture node
+    prompt_files = combo_options(info["EchoSceneScriptFromPromptFile"]["input"]["required"]["file"])
+    assert prompt_files == ["prompt_sets/interactive.jsonl"]  # from ComfyUI's input folder
 
 
 def test_extensions_list_our_js_files(comfy):
@@ -612,3 +635,62 @@ def test_interrupt_keeps_the_blocks_and_the_session_continues(comfy):
         assert onward_events[-1]["phase"] == "end" and onward_events[-1]["total_blocks"] == kept + 2
     finally:
         ws.close()
+
+
+def test_an_exported_file_loads_as_cores_causal_wan_and_samples_with_sampler_ar_video(comfy):
+    """Export For Core Causal Wan writes a file that core's Load Diffusion Model builds WAN21_CausalAR
+    (CausalWanModel) from, where the plain file gives the bidirectional Wan; Sampler AR Video runs on it."""
+    export = {"1": {"class_type": "EchoExportForCore", "inputs": {
+        "model_name": CHECKPOINT, "weights": "EMA when present", "lora_name": "none", "lora_strength": 1.0,
+        "weight_dtype": "keep", "filename": "exported/tiny_for_core", "overwrite": True}}}
+    entry = comfy.run(export, uuid.uuid4().hex)
+    assert_success(entry)
+    exported = "exported/tiny_for_core.safetensors"
+    written = comfy.base / "models" / "diffusion_models" / "exported" / "tiny_for_core.safetensors"
+    assert written.is_file() and exported in entry["outputs"]["1"]["text"][0]
+    with safe_open(str(written), framework="pt") as f:
+        assert json.loads(f.metadata()["config"]) == {"transformer": {"causal_ar": True}}
+    info = comfy.get("/object_info/UNETLoader")["UNETLoader"]
+    assert exported in combo_options(info["input"]["required"]["unet_name"])
+
+    prompt = {
+        "plain": {"class_type": "UNETLoader", "inputs": {"unet_name": CHECKPOINT, "weight_dtype": "default"}},
+        "plain_info": {"class_type": "EchoTestModelInfo", "inputs": {"model": ["plain", 0]}},
+        "causal": {"class_type": "UNETLoader", "inputs": {"unet_name": exported, "weight_dtype": "default"}},
+        "causal_info": {"class_type": "EchoTestModelInfo", "inputs": {"model": ["causal", 0]}},
+        "cond": {"class_type": "EchoTestConditioning", "inputs": {"seed": 3, "tokens": 8}},
+        "guider": {"class_type": "CFGGuider", "inputs": {"model": ["causal", 0], "positive": ["cond", 0],
+                                                          "negative": ["cond", 0], "cfg": 1.0}},
+        "sigmas": {"class_type": "BasicScheduler", "inputs": {"model": ["causal", 0], "scheduler": "simple",
+                                                              "steps": 4, "denoise": 1.0}},
+        "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 5}},
+        "sampler": {"class_type": "SamplerARVideo", "inputs": {"num_frame_per_block": 3}},
+        "latent": {"class_type": "EmptyARVideoLatent", "inputs": {"width": 64, "height": 48, "length": 21,
+                                                                  "batch_size": 1}},
+        "sample": {"class_type": "SamplerCustomAdvanced", "inputs": {
+            "noise": ["noise", 0], "guider": ["guider", 0], "sampler": ["sampler", 0], "sigmas": ["sigmas", 0],
+            "latent_image": ["latent", 0]}},
+        "save": {"class_type": "SaveLatent", "inputs": {"samples": ["sample", 0], "filename_prefix": "echo_it/ar"}},
+        # and Causal Model From MODEL over core's WAN21_CausalAR streams as our loader does on the same file
+        "wrap": {"class_type": "EchoCausalModelFromMODEL", "inputs": {"model": ["causal", 0], "frames_per_block": 3}},
+        "ours": {"class_type": "EchoCausalModelLoader", "inputs": {
+            "model_name": exported, "weight_dtype": "fp32", "lora_name": "none", "lora_strength": 1.0,
+            "frames_per_block": 3}},
+        "scene": {"class_type": "EchoSceneStart", "inputs": {"conditioning": ["cond", 0], "seconds": 1.5}},
+    }
+    for model in ("wrap", "ours"):
+        prompt[f"{model}_sampler"] = {"class_type": "EchoStreamingSampler", "inputs": {
+            "model": [model, 0], "script": ["scene", 0], "width": 64, "height": 48, "seed": 5,
+            "steps": "1000, 750, 500, 250", "session": f"exported_{model}", "mode": "new"}}
+        prompt[f"{model}_save"] = {"class_type": "SaveLatent", "inputs": {
+            "samples": [f"{model}_sampler", 0], "filename_prefix": f"echo_it/exported_{model}"}}
+    entry = comfy.run(prompt, uuid.uuid4().hex)
+    assert_success(entry)
+    assert entry["outputs"]["plain_info"]["text"] == ["WAN21", "WanModel", "WAN21_T2V"]
+    assert entry["outputs"]["causal_info"]["text"] == ["WAN21_CausalAR", "CausalWanModel", "WAN21_CausalAR_T2V"]
+    latent = saved_latent(comfy, entry, "save")
+    assert list(latent.shape) == [1, 16, 6, 6, 8]  # (21 - 1) // 4 + 1 latent frames in 2 blocks of 3
+    assert torch.isfinite(latent).all() and latent.std() > 0
+    wrapped, ours = saved_latent(comfy, entry, "wrap_save"), saved_latent(comfy, entry, "ours_save")
+    assert list(wrapped.shape) == [1, 16, 6, 6, 8]
+    torch.testing.assert_close(wrapped, ours, rtol=1e-4, atol=1e-4)
