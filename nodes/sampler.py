@@ -18,6 +18,7 @@ from ..runtime.session import Session, SessionSpec, estimate_cache_bytes
 from ..runtime.steps import parse_steps
 from . import comfy
 from .files import plural, safe_name
+from .live_mode import LIVE_INPUTS, live_runner
 from .session_memory import watch_sessions
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
@@ -65,6 +66,7 @@ class EchoStreamingSampler:
             "first_block_steps": ("STRING", {"default": "", "tooltip": "Timesteps of a new session's first block; "
                                              "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
                                              "models want '1000, 750, 500, 250' here."}),
+            **LIVE_INPUTS,
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -74,7 +76,7 @@ class EchoStreamingSampler:
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
                memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
-               first_block_steps=""):
+               first_block_steps="", **live):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
         watch_sessions()
@@ -107,11 +109,12 @@ class EchoStreamingSampler:
                 current = SESSIONS.require(name, model.causal, model.name)
             else:
                 current = SESSIONS.put(Session(name, model.causal, spec, model.name))
-            return self._run(current, script, continued, unique_id)
+            return self._run(current, script, continued, unique_id, live)
 
-    def _run(self, session: Session, script: SceneScript, continued: bool, node_id):
+    def _run(self, session: Session, script: SceneScript, continued: bool, node_id, live: dict | None = None):
         plan = session.plan(script)
-        total = sum(p.blocks for p in plan)
+        runner = live_runner(session, script, node_id, **(live or {}))  # None: not a live run
+        total = runner.max_blocks if runner is not None else sum(p.blocks for p in plan)
         factors = comfy.wan_rgb_factors()
         events = RunEvents(session, node_id if node_id is not None else "", continued=continued, run_blocks=total,
                            planned_scenes=session.planned_timeline(plan), rgb_factors=factors)
@@ -131,9 +134,14 @@ class EchoStreamingSampler:
                         raise  # KeyboardInterrupt, SystemExit: not ours to hold back
                     stop.append(err)
 
+        def should_stop():
+            return bool(stop) or comfy.interrupted()
+
         try:
-            result = session.run(script, plan=plan, on_block=on_block,
-                                 should_stop=lambda: bool(stop) or comfy.interrupted())
+            if runner is not None:
+                result = runner.run(on_block, should_stop)
+            else:
+                result = session.run(script, plan=plan, on_block=on_block, should_stop=should_stop)
         except BaseException as err:  # Cancel is a BaseException since ComfyUI 0.20; all are re-raised
             if comfy.is_interrupt(err):
                 self._keep_partial(session, events, "interrupted")
