@@ -3,6 +3,7 @@ from .export_node import EchoExportForCore
 from .loaders import EchoCausalModelFromMODEL, EchoCausalModelLoader
 from .memory_settings import EchoSceneMemorySettings
 from .prompt_file_node import EchoSceneScriptFromPromptFile
+from .routes import register_routes
 from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
@@ -44,3 +45,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoExportForCore": "Export For Core Causal Wan",
     "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
 }
+
+register_routes()  # the live-steering routes on ComfyUI's server (nothing outside ComfyUI)
