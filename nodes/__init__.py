@@ -9,6 +9,7 @@ from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, Ec
                            EchoSceneScriptFromText, EchoSceneStart)
 from .session_memory import EchoFreeSceneMemory
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
+from .timeline_node import EchoExportSessionScript
 
 NODE_CLASS_MAPPINGS = {
     "EchoCausalModelLoader": EchoCausalModelLoader,
@@ -26,6 +27,7 @@ NODE_CLASS_MAPPINGS = {
     "EchoFreeSceneMemory": EchoFreeSceneMemory,
     "EchoExportForCore": EchoExportForCore,
     "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
+    "EchoExportSessionScript": EchoExportSessionScript,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -44,6 +46,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoFreeSceneMemory": "Free Scene Memory",
     "EchoExportForCore": "Export For Core Causal Wan",
     "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
+    "EchoExportSessionScript": "Export Session Script",
 }
 
 register_routes()  # the live-steering routes on ComfyUI's server (nothing outside ComfyUI)

@@ -283,8 +283,10 @@ class Session:
             if records and (p.transition is None or records[-1]["index"] == p.record_index):
                 records[-1]["blocks"] += p.blocks
             else:
+                recall = recall_target(p.scene.recall) if p.transition == "recall" and p.scene.recall else None
                 records.append({"index": p.record_index, "label": p.scene.label, "transition": p.transition,
-                                "start_block": block, "blocks": p.blocks})
+                                "start_block": block, "blocks": p.blocks, "text": p.scene.text, "recall": recall,
+                                "mode": None})
             block += p.blocks
         return records
 
