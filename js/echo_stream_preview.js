@@ -9,6 +9,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { parseBlockEvent, parseExecutedOutput, parseRunEvent } from "./lib/payload.js";
 import { MIN_HEIGHT, PlayerWidget } from "./lib/player_widget.js";
+import { SteeringPanel } from "./lib/steering_panel.js";
 
 const NODE_CLASS = "EchoStreamingSampler";
 const WIDGET_NAME = "echo_preview";
@@ -76,6 +77,7 @@ function attach(node) {
     getMinHeight: () => MIN_HEIGHT,
   });
   players.set(node, player);
+  attachSteering(node, player);
 
   // The sampler's ui output: the saved animated WEBP of the run, offered as the "Final" view.
   chain(node, "onExecuted", (output) => {
@@ -92,6 +94,16 @@ function attach(node) {
     const height = typeof node.computeSize === "function" ? node.computeSize()[1] : node.size[1];
     if (typeof node.setSize === "function") node.setSize([DEFAULT_WIDTH, Math.max(node.size[1], height)]);
   }
+}
+
+// The live-steering controls under the player (js/lib/steering_panel.js); they follow the player's runs.
+function attachSteering(node, player) {
+  const sessionName = () => node.widgets?.find((w) => w.name === "session")?.value ?? "default";
+  const panel = new SteeringPanel({ document, fetch: (url, init) => fetch(url, init), apiURL, sessionName });
+  node.addDOMWidget("echo_steering", "echo_steering", panel.element, { serialize: false, hideOnZoom: false,
+    getMinHeight: () => 190 });
+  chain(player, "handleRun", (ev) => panel.handleRun(ev));
+  chain(node, "onRemoved", () => panel.destroy());
 }
 
 app.registerExtension({
