@@ -102,6 +102,11 @@ class BlockLayout:
     def steady(self) -> bool:
         return self.phase == "steady"
 
+    @property
+    def old_frames(self) -> int:
+        """Frames of staged old-scene memory in the context."""
+        return sum(1 for source in self.sources if source.kind == OLD)
+
     def tokens(self) -> dict[str, int]:
         """Context tokens by group: anchors, compressed, recent, current, old."""
         counts = dict.fromkeys(("anchors", "compressed", "recent", "current", "old"), 0)

@@ -47,8 +47,7 @@ class _EchoLayer(LayerMemory):
                 record.fill(selected=selected, gate=gate, key_rotary=rotary)
             keys, values = m.storage.steady_context(i, layout, record.selected, k, v, m.config.compressed_frames)
             return AttentionContext(keys, values, record.key_rotary or layout.key_rotary, layout.query_rotary)
-        old_frames = sum(1 for s in layout.sources if s.kind == OLD)
-        keys, values = m.storage.growth_context(i, k, v, m.scenes.scene.frames, old_frames)
+        keys, values = m.storage.growth_context(i, k, v, m.scenes.scene.frames, layout.old_frames)
         if not record.filled:
             scale, bias = m.planner.old_scale(i, keys.shape[1])
             record.fill(key_scale=scale, logit_bias=bias)

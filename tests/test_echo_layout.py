@@ -144,3 +144,37 @@ def test_an_interrupted_steady_block_leaves_only_its_staging_behind():
         assert torch.equal(cut.scenes.reuse, reuse)
         assert torch.equal(b.next_block(cond), a.next_block(cond))
         assert torch.equal(a.next_block(cond), b.next_block(cond))
+
+
+def test_the_layout_is_frozen_and_each_layer_record_is_filled_once():
+    import dataclasses
+
+    import torch
+
+    from echo_stream.engine import BlockStreamer, Recaching
+    from echo_stream.engine.layout import ANCHOR, COMPRESSED, CURRENT, RING
+    from echo_stream.memory import EchoForcingMemory, make_memory
+    from echo_helpers import SIZE
+    from tiny import text, tiny_model
+
+    streamer = BlockStreamer(tiny_model(), EchoForcingMemory(), **SIZE)
+    with torch.no_grad():
+        for _ in range(8):
+            streamer.next_block(text(4))
+    layout = streamer.layout
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        layout.phase = "growth"
+    with pytest.raises(EchoError, match="filled once"):
+        layout.layers[0].fill(selected=None)
+    kinds = [s.kind for s in layout.sources]
+    assert kinds == [ANCHOR] * 12 + [COMPRESSED] * 3 + [RING] * 3 + [CURRENT] * 3
+    assert [s.frame for s in layout.sources if s.kind == RING] == [18, 19, 20]  # the newest before the block
+    selected = layout.layers[0].selected
+    assert selected.shape == (3 * 6,) and len(selected.unique()) == 3 * 6
+    assert 0 < float(layout.layers[0].gate) <= 1
+    # only policies with the re-cache capability make the stream keep clean frames
+    assert not isinstance(streamer.memory, Recaching) and len(streamer.recent_latents) == 0
+    longlive = BlockStreamer(tiny_model(), make_memory("longlive_recache"), **SIZE)
+    with torch.no_grad():
+        longlive.next_block(text(4))
+    assert isinstance(longlive.memory, Recaching) and len(longlive.recent_latents) == 3

@@ -87,6 +87,11 @@ def run_all() -> dict[str, torch.Tensor]:
     return {name: run_variant(name, model).contiguous() for name in VARIANTS}
 
 
+def machine() -> dict:
+    """What bit-exactness depends on: the torch build and the CPU kernels it picked."""
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def main() -> None:
     from safetensors.torch import save_file
 
@@ -96,7 +101,7 @@ def main() -> None:
 
     load_pack()
     latents = run_all()
-    save_file(latents, str(FILE))
+    save_file(latents, str(FILE), metadata=machine())
     print(f"wrote {FILE} ({FILE.stat().st_size} bytes, {len(latents)} presets)")
 
 
