@@ -21,7 +21,8 @@ const CSS = `
 .es-steer .error{color:#f88;min-height:0}
 .es-steer .strip{position:relative;height:10px;background:#222;border-radius:3px}
 .es-steer .strip span{position:absolute;top:0;width:3px;height:10px;margin-left:-1px;border-radius:1px}
-.es-steer ul{margin:0;padding-left:14px;max-height:52px;overflow:auto}
+.es-steer ul{margin:0;padding-left:14px;max-height:64px;overflow:auto}
+.es-steer .lists{display:grid;grid-template-columns:2fr 3fr;gap:6px}
 .es-steer .muted{color:#888}
 `;
 const MARK_COLORS = { prompt: "#6cf", rewind: "#fc6", stop: "#f66" };
@@ -83,7 +84,7 @@ export class SteeringPanel {
     this.error = el(doc, "div", "error");
     this.strip = el(doc, "div", "strip");
     this.strip.title = "where each command took effect";
-    const lists = el(doc, "div", "row");
+    const lists = el(doc, "div", "lists");
     this.pendingList = el(doc, "ul");
     this.appliedList = el(doc, "ul");
     const clear = el(doc, "button", "", "Clear queue");
@@ -99,7 +100,12 @@ export class SteeringPanel {
     this.script = el(doc, "textarea");
     this.script.readOnly = true;
     this.script.style.display = "none";
-    lists.append(el(doc, "span", "muted", "queue"), this.pendingList, el(doc, "span", "muted", "applied"), this.appliedList);
+    const column = (title, list) => {
+      const c = el(doc, "div");
+      c.append(el(doc, "div", "muted", title), list);
+      return c;
+    };
+    lists.append(column("queue (one per block)", this.pendingList), column("applied", this.appliedList));
     root.append(this.status, this.prompt, buttons, this.error, this.strip, lists, rewindRow, this.script);
     this.draw();
     return root;
