@@ -70,9 +70,9 @@ class EchoStreamingSampler:
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
-    def IS_CHANGED(cls, mode="new", scene_memory=None, **_):
-        # a continuation must run every time Queue is pressed, even with identical inputs
-        return float("nan") if mode == "continue" or scene_memory is not None else "new"
+    def IS_CHANGED(cls, mode="new", scene_memory=None, live=False, **_):
+        # a continuation or a live run must run every time Queue is pressed, even with identical inputs
+        return float("nan") if mode == "continue" or scene_memory is not None or live else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
                memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,

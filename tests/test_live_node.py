@@ -44,3 +44,10 @@ def test_live_sampler_node_is_steered_stopped_exported_and_replayed(comfy_dirs, 
     more, handle2, _ = sample(model, call("EchoSceneScriptFromText", clip=FakeClip(), timeline="a city at night [1.5s]")[0],
                               mode="continue", session="cam")
     assert handle2.blocks == handle.blocks + 2 and more.shape[2] == 6
+
+
+def test_live_sampler_runs_on_every_queue():
+    from echo_stream.nodes.sampler import EchoStreamingSampler
+    changed = EchoStreamingSampler.IS_CHANGED(mode="new", live=True)
+    assert changed != changed  # NaN: never served from ComfyUI's cache
+    assert EchoStreamingSampler.IS_CHANGED(mode="new", live=False) == "new"
