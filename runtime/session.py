@@ -71,11 +71,12 @@ class SceneRecord:
     text: str | None = None  # the prompt's text when known (for the exported script)
     recall: str | int | None = None  # the recalled scene: as named, or as the memory picked it
     mode: str | None = None  # what the memory did (smooth, cut, recall) when it says so; auto resolves here
+    text_feature: bool = False  # recall similarity came from the script's own prompt feature (distinctive words)
 
     def to_json(self) -> dict:
         return {"index": self.index, "label": self.label, "transition": self.transition,
                 "start_block": self.start_block, "blocks": self.blocks, "text": self.text,
-                "recall": self.recall, "mode": self.mode}
+                "recall": self.recall, "mode": self.mode, "text_feature": self.text_feature}
 
 
 def recall_target(target: str | int) -> str | int:
@@ -260,7 +261,8 @@ class Session:
         if not self.scenes or self.scenes[-1].index != planned.record_index:
             recall = recall_target(scene.recall) if planned.transition == "recall" and scene.recall is not None else None
             self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition, self.blocks_done,
-                                           text=scene.text, recall=recall))
+                                           text=scene.text, recall=recall,
+                                           text_feature=scene.prompt_feature is not None))
         record = self.scenes[-1]
         self.conditioning = scene.conditioning
         extras = {"label": scene.label} if scene.label else {}

@@ -40,6 +40,11 @@ def export_timeline(scenes: list[dict], frames_per_block: int, note: str | None 
     if unknown:
         raise EchoError(f"scene(s) {', '.join(unknown)} were prompted with a CONDITIONING, whose text the session "
                         f"does not know; only scenes from text (Scene Script From Text, live commands) export")
+    worded = [str(s["index"]) for s in scenes if s.get("text_feature")]
+    if worded:
+        raise EchoError(f"scene(s) {', '.join(worded)} were matched for recall by their distinctive words (a recall by "
+                        f"similarity, '@', in Scene Script From Text), which depend on every prompt of that script; "
+                        f"the export could not replay them exactly. Name the scene to recall instead ([Ns@label])")
     parts = []
     for k, record in enumerate(scenes):
         label = f" {{{record['label']}}}" if record.get("label") else ""

@@ -130,3 +130,12 @@ def test_steer_recall_of_an_unknown_label_is_reported_and_skipped():
                                             1: ["stop"]})
     assert "no scene has that label" in channel.status()["applied"][0]["error"]
     assert len(session.timeline()) == 1
+
+
+def test_steer_export_refuses_scenes_matched_by_distinctive_words():
+    from steer_helpers import FakeClip
+    opening_text = encode_scenes(FakeClip(), parse_timeline("a beach [0.75s#] | a city [0.75s@] | dawn [0.75s]"), "t")
+    session = new_session()
+    steer(session, opening_text, {3: ["stop"]})
+    with pytest.raises(Exception, match=r"scene\(s\) 0, 1, 2 were matched for recall by their distinctive words"):
+        export_timeline(session.timeline(), 3)
