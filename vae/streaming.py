@@ -52,7 +52,7 @@ class FeatureCache:
                  "slot_kinds": torch.tensor(kinds, dtype=torch.int64)}
         for i, slot in enumerate(self.slots):
             if isinstance(slot, torch.Tensor):
-                state[f"slot.{i}"] = slot.detach().cpu().clone()
+                state[f"slot.{i}"] = slot.detach().cpu().clone(memory_format=torch.contiguous_format)
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
@@ -106,7 +106,7 @@ def _cached_conv(conv: nn.Conv3d, x: torch.Tensor, walk: _Walk) -> torch.Tensor:
     if keep.shape[2] < CACHE_T and isinstance(past, torch.Tensor):
         keep = torch.cat([past[:, :, -1:].to(keep), keep], dim=2)  # "cache last frame of last two chunk"
     out = causal_conv(conv, x, past if isinstance(past, torch.Tensor) else None)
-    walk.cache.slots[slot] = keep.clone()  # a copy: a view would pin the whole input
+    walk.cache.slots[slot] = keep.clone(memory_format=torch.contiguous_format)  # a view would pin all of x
     return out
 
 
@@ -141,7 +141,7 @@ def _resample(block: nn.Module, x: torch.Tensor, walk: _Walk) -> torch.Tensor:
                 front = torch.zeros_like(keep) if isinstance(past, str) else past[:, :, -1:].to(keep)
                 keep = torch.cat([front, keep], dim=2)
             x = causal_conv(block.time_conv, x, None if isinstance(past, str) else past)
-            walk.cache.slots[slot] = keep.clone()
+            walk.cache.slots[slot] = keep.clone(memory_format=torch.contiguous_format)
             x = x.reshape(b, 2, c, t, h, w)
             x = torch.stack((x[:, 0], x[:, 1]), 3).reshape(b, c, t * 2, h, w)
     elif block.mode != "upsample2d":
