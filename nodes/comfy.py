@@ -132,3 +132,18 @@ def from_vae_latents(latents):
     formats = _module("comfy.latent_formats")
     wan = getattr(formats, "Wan21", None)
     return wan().process_in(latents) if wan is not None else latents
+
+
+def load_vae_for_decode(vae, latent_shape) -> None:
+    """Load a core VAE's weights onto its device with room for decoding latents of `latent_shape`."""
+    mm = model_management()
+    if mm is None or getattr(vae, "patcher", None) is None:
+        return
+    mm.load_models_gpu([vae.patcher], memory_required=vae.memory_used_decode(latent_shape, vae.vae_dtype))
+
+
+def video_from_file(path: str):
+    """Core's VIDEO for a file (what SaveVideo and the video nodes take), or None without ComfyUI."""
+    api = _module("comfy_api.latest")
+    impl = getattr(api, "InputImpl", None)
+    return impl.VideoFromFile(path) if impl is not None else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 
 import torch
@@ -16,6 +17,7 @@ from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
 from ..runtime.session import SESSIONS, Session, SessionSpec, estimate_cache_bytes
 from . import comfy
 from .files import plural, safe_name
+from .stream_video import VaeDecoding
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
@@ -41,10 +43,12 @@ class EchoStreamingSampler:
     CATEGORY = CATEGORY
     FUNCTION = "sample"
     OUTPUT_NODE = True  # it shows an animated preview of the run
-    RETURN_TYPES = ("LATENT", SCENE_MEMORY)
-    RETURN_NAMES = ("latent", "scene_memory")
+    RETURN_TYPES = ("LATENT", SCENE_MEMORY, "STRING", "VIDEO")
+    RETURN_NAMES = ("latent", "scene_memory", "video_path", "video")
     OUTPUT_TOOLTIPS = ("This run's video latents [B, 16, T, H/8, W/8], for VAE Decode.",
-                       "The session (scene memory, RNG, timeline), for Save Scene Memory.")
+                       "The session (scene memory, RNG, timeline), for Save Scene Memory.",
+                       "With a vae connected: the session's video file (output/echo_stream), all runs so far.",
+                       "With a vae connected: the session's video so far, for Save Video and other video nodes.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -69,6 +73,12 @@ class EchoStreamingSampler:
             "memory": (MEMORY_CONFIG, {"tooltip": "Scene Memory Settings; default echo_forcing. Ignored when continuing."}),
             "scene_memory": (SCENE_MEMORY, {"tooltip": "Continue this session (e.g. from Load Scene Memory); "
                                                        "overrides session and mode."}),
+            "vae": ("VAE", {"tooltip": "The Wan 2.1 VAE: blocks are decoded as they are made and appended to one "
+                                       "video per session in output/echo_stream (seamless across runs); the "
+                                       "live preview then shows decoded frames."}),
+            "decode_every": ("INT", {"default": 1, "min": 0, "max": 10000,
+                                     "tooltip": "With a vae: decode every N blocks (1: each block as it is made; "
+                                                "0: only when the run ends)."}),
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -77,7 +87,8 @@ class EchoStreamingSampler:
         return float("nan") if mode == "continue" or scene_memory is not None else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
-               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None):
+               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
+               vae=None, decode_every: int = 1):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
         name = (session or "").strip() or "default"
@@ -106,9 +117,10 @@ class EchoStreamingSampler:
             current.use_model(model.causal)
         else:
             current = SESSIONS.put(Session(name, model.causal, spec))
-        return self._run(current, script, continued, unique_id)
+        decoding = VaeDecoding(vae, current, decode_every, continued) if vae is not None else None
+        return self._run(current, script, continued, unique_id, decoding)
 
-    def _run(self, session: Session, script: SceneScript, continued: bool, node_id):
+    def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None):
         plan = session.plan(script)
         total = sum(p.blocks for p in plan)
         factors = comfy.wan_rgb_factors()
@@ -119,21 +131,33 @@ class EchoStreamingSampler:
         stop: list[BaseException] = []
 
         def on_block(report):
-            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report))
+            decoded = decoding.add_block(report.latents) if decoding is not None else None
+            if decoded is not None:  # the block's own frames are the last ones decoded
+                decoded = decoded[-report.latents.shape[2]:]
+            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report, decoded))
             if progress is not None:
-                frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
+                if decoded is not None:
+                    frame = (decoded[-1:].clamp(0, 1) * 255).round().to(torch.uint8)
+                else:
+                    frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
                 image = to_images(frame, max_width=512)[0]
                 try:  # ComfyUI's progress hook is also its interrupt check; keep the blocks made so far
                     progress.update_absolute(report.run_block + 1, total, ("JPEG", image, 512))
                 except Exception as err:  # noqa: BLE001 - re-raised after the partial output is saved
                     stop.append(err)
 
+        started = time.perf_counter()
         try:
             result = session.run(script, plan=plan, on_block=on_block,
                                  should_stop=lambda: bool(stop) or comfy.interrupted())
         except Exception as err:
+            self._finish_video(decoding)
             self._keep_partial(session, events, "error", str(err))
             raise
+        except BaseException:  # e.g. core's interrupt exception: the video keeps every finished block
+            self._finish_video(decoding)
+            raise
+        self._finish_video(decoding, session.name, result.blocks_done, time.perf_counter() - started)
         if result.interrupted:
             self._keep_partial(session, events, "interrupted")
             if stop:
@@ -142,7 +166,23 @@ class EchoStreamingSampler:
         comfy.send_event(RUN_EVENT, events.run_event("end", result))
         ui = self._animation(session, result.latents, factors)
         handle = SceneMemoryHandle(session.name, session.blocks_done)
-        return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle)}
+        video_path, video = decoding.outputs() if decoding is not None else ("", None)
+        return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle, video_path, video)}
+
+    @staticmethod
+    def _finish_video(decoding, name: str = "", blocks: int = 0, elapsed: float = 0.0) -> None:
+        """Decode what is queued and finish the file, also after Cancel or an error (nothing is lost)."""
+        if decoding is None:
+            return
+        try:
+            decoding.finish()
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more; the blocks stay queued
+            log.exception("echo_stream: writing the session video failed; its blocks stay queued in the session")
+            return
+        if blocks:
+            seconds = decoding.decode.decode_seconds
+            log.info("echo_stream: session %r: decoding %s into %s took %.2f s (%.0f%% of the run)",
+                     name, plural(blocks, "block"), decoding.path, seconds, 100 * seconds / max(elapsed, 1e-9))
 
     def _keep_partial(self, session: Session, events: RunEvents, phase: str, message: str | None = None) -> None:
         latents = session.run_latents()

@@ -120,6 +120,7 @@ class Session:
         self.scenes: list[SceneRecord] = []
         self.conditioning: torch.Tensor | None = None
         self.run_blocks: list[torch.Tensor] = []  # the current (or last) run's blocks, kept if a run fails
+        self.video_decode = None  # a SessionDecode (stream_decode.py) once a VAE decodes the stream to video
 
     def use_model(self, model: CausalWan) -> None:
         """Carry on with other weights of the same sizes (e.g. a changed LoRA strength)."""

@@ -18,6 +18,7 @@ from ..engine.errors import EchoError
 from ..engine.transformer import CausalWan
 from .session import SceneRecord, Session, SessionSpec
 from .state_tree import restore_into, state_of
+from .stream_decode import SessionDecode
 
 FORMAT = "echo_stream.scene_memory"
 VERSION = 1
@@ -46,6 +47,9 @@ def save_session(session: Session, path: str | os.PathLike) -> pathlib.Path:
     meta["recent_latents"] = len(streamer.recent_latents)
     if session.conditioning is not None:
         tensors["session.conditioning"] = session.conditioning.detach().to("cpu", copy=True).contiguous()
+    if session.video_decode is not None:  # the VAE decoder's causal cache: the video continues seamlessly
+        meta["video_decode"] = session.video_decode.meta()
+        tensors.update({f"video_decode.{k}": v for k, v in session.video_decode.state_dict().items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -109,4 +113,10 @@ def load_session(path: str | os.PathLike, model: CausalWan, name: str | None = N
     session.scenes = [SceneRecord(**record) for record in meta["timeline"]]
     conditioning = tensors.get("session.conditioning")
     session.conditioning = None if conditioning is None else conditioning.to(model.device)
+    if meta.get("video_decode"):
+        decode_state = {k.removeprefix("video_decode."): v for k, v in tensors.items() if k.startswith("video_decode.")}
+        try:
+            session.video_decode = SessionDecode.from_state(meta["video_decode"], decode_state)
+        except (KeyError, ValueError) as err:
+            raise EchoError(f"{pathlib.Path(path).name}: its video decoder state is incomplete ({err})") from None
     return session

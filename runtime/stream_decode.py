@@ -1,0 +1,99 @@
+"""A session's decode to disk: its VAE decoder cache, the blocks waiting to be decoded, its video file.
+
+Each block's latents (VAE space) are queued; every `every` blocks (0: only when the run ends) the queue
+is decoded one latent frame at a time through the session's own causal cache and the frames go to
+the session video. The cache and the queue are the session's state (`state_dict`), saved with the
+scene memory, so a continued or reloaded session decodes on with no seam. The VAE module tree is not
+part of the state: it is handed in at each flush (a core VAE's `first_stage_model`, or our own tree).
+"""
+from __future__ import annotations
+
+import pathlib
+import time
+
+import torch
+
+from ..engine.errors import EchoError
+from ..vae import FeatureCache, StreamingDecoder
+from .video_sink import SessionVideo, decoded_to_images
+
+AT_RUN_END = 0
+
+
+class SessionDecode:
+    """`video_name` is a bare file name; the folder it lives in is given by `open_in` (the caller's
+    output folder), so a saved state never carries a path."""
+
+    def __init__(self, video_name: str, every: int = 1, fps: int = 16):
+        if not video_name or pathlib.PurePath(video_name).name != video_name or video_name.startswith("."):
+            raise EchoError(f"the session video name {video_name!r} must be a plain file name")
+        self.video_name, self.every, self.fps = video_name, int(every), fps
+        self.video: SessionVideo | None = None
+        self.cache = FeatureCache()
+        self.pending: list[torch.Tensor] = []  # VAE-space latent blocks [1, 16, t, h, w], CPU
+        self.decode_seconds = 0.0  # time spent decoding and writing, reset by the caller per run
+
+    def open_in(self, folder: str | pathlib.Path) -> pathlib.Path:
+        """Write the video in `folder` (the file itself opens at the first frames)."""
+        path = pathlib.Path(folder) / self.video_name
+        if self.video is None or self.video.path != path:
+            if self.video is not None:
+                self.video.close()
+            self.video = SessionVideo(path, fps=self.fps)
+        return path
+
+    @property
+    def video_path(self) -> pathlib.Path | None:
+        return None if self.video is None else self.video.path
+
+    def add_block(self, tree, latents: torch.Tensor, dtype=None, device=None) -> torch.Tensor | None:
+        """Queue a block; decode the queue when it holds `every` blocks. Returns what flush returns."""
+        self.pending.append(latents.detach().to("cpu", torch.float32))
+        if self.every != AT_RUN_END and len(self.pending) >= self.every:
+            return self.flush(tree, dtype, device)
+        return None
+
+    def flush(self, tree, dtype=None, device=None) -> torch.Tensor | None:
+        """Decode and write every queued block. Returns the last pixel frame of each decoded latent
+        ([k, H, W, 3] floats in [0, 1], one per latent like the latent previews), or None."""
+        if not self.pending:
+            return None
+        if self.video is None:
+            raise EchoError("SessionDecode.open_in(folder) must name the video's folder before decoding")
+        started = time.perf_counter()
+        decoder = StreamingDecoder(tree, self.cache, dtype=dtype, device=device)
+        previews = []
+        while self.pending:
+            for pixels in decoder.decode(self.pending[0]):
+                images = decoded_to_images(pixels).cpu()
+                self.video.append(images)
+                previews.append(images[-1:])
+            self.pending.pop(0)  # only once written: an error leaves it queued
+        self.decode_seconds += time.perf_counter() - started
+        return torch.cat(previews)
+
+    def close(self) -> None:
+        """Finish the video file (Cancel, error, end of the session); a later block reopens it."""
+        if self.video is not None:
+            self.video.close()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def meta(self) -> dict:
+        return {"video": self.video_name, "every": self.every, "pending": len(self.pending),
+                "latent_frames": self.cache.latent_frames}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = {f"cache.{k}": v for k, v in self.cache.state_dict().items()}
+        state.update({f"pending.{i}": block.contiguous() for i, block in enumerate(self.pending)})
+        return state
+
+    @classmethod
+    def from_state(cls, meta: dict, state: dict[str, torch.Tensor]) -> "SessionDecode":
+        decode = cls(meta["video"], meta.get("every", 1))
+        decode.load_state_dict(state, meta.get("pending", 0))
+        return decode
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], pending: int) -> None:
+        self.cache.load_state_dict({k.removeprefix("cache."): v for k, v in state.items() if k.startswith("cache.")})
+        self.pending = [state[f"pending.{i}"] for i in range(pending)]
