@@ -7,16 +7,12 @@ import pathlib
 import sys
 
 COMFY, WORK = sys.argv[1], pathlib.Path(sys.argv[2])
-sys.path.insert(0, COMFY)
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from core_tiny_vae import random_core_wan_vae, setup_comfy  # noqa: E402
 
-import comfy.options  # noqa: E402
-
-comfy.options.enable_args_parsing()
-sys.argv = [sys.argv[0], "--cpu"]
+setup_comfy(COMFY)
 
 import torch  # noqa: E402
-from comfy.ldm.wan.vae import WanVAE  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 from pack_import import load_pack  # noqa: E402
@@ -25,16 +21,7 @@ load_pack()
 from echo_stream.vae import StreamingDecoder, load_wan21_vae_decoder  # noqa: E402
 
 torch.set_num_threads(1)
-torch.manual_seed(0)
-core = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, temperal_downsample=[False, True, True])
-state = {}
-for name, tensor in core.state_dict().items():  # core's ops leave weights uninitialised: set them all
-    fill = 1 + 0.3 * torch.randn(tensor.shape) if name.endswith("gamma") else 0.1 * torch.randn(tensor.shape)
-    if name.endswith("weight") and tensor.ndim > 1:
-        fill = torch.randn(tensor.shape) / (tensor[0].numel() ** 0.5)
-    state[name] = fill.contiguous()
-core.load_state_dict(state)
-core.eval()
+core, state = random_core_wan_vae(num_res_blocks=1)
 save_file(state, str(WORK / "wan_2.1_vae.safetensors"))
 
 z = torch.randn(1, 16, 7, 4, 6, generator=torch.Generator().manual_seed(1))
