@@ -20,6 +20,16 @@ def video_folder() -> str:
     return os.path.join(comfy.output_directory(), VIDEO_FOLDER)
 
 
+def new_video_name(session_name: str) -> str:
+    """<session>_<start time>.mp4, never an existing file's name (a new session never appends to an old video)."""
+    stem = f"{safe_name(session_name)}_{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    name, n = f"{stem}.mp4", 1
+    while os.path.exists(os.path.join(video_folder(), name)) or os.path.exists(os.path.join(video_folder(), name + ".previous")):
+        n += 1
+        name = f"{stem}_{n}.mp4"
+    return name
+
+
 class VaeDecoding:
     """One run's view of the session's decode: the VAE's module tree and where it computes."""
 
@@ -34,8 +44,7 @@ class VaeDecoding:
         self.device = getattr(vae, "device", None)
         decode = session.video_decode
         if decode is None or not continued:
-            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            decode = session.video_decode = SessionDecode(f"{safe_name(session.name)}_{stamp}.mp4", every)
+            decode = session.video_decode = SessionDecode(new_video_name(session.name), every)
             if continued:
                 log.info("echo_stream: session %r had no video yet; its video starts at block %d",
                          session.name, session.blocks_done)

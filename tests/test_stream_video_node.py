@@ -81,3 +81,9 @@ def test_a_non_wan21_vae_is_refused(comfy_dirs, model):
 
     with pytest.raises(ValueError, match="Wan 2.1 VAE"):
         run(model, Wan22Vae(), 0.75)
+
+
+def test_each_new_session_gets_its_own_video(comfy_dirs, model, vae):
+    _, _, first = run(model, vae, 0.75, session="same")
+    _, _, second = run(model, vae, 0.75, session="same")  # "new" again, within the same second
+    assert first != second and count_frames(first) == count_frames(second) == 4 * 3 - 3
