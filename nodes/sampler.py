@@ -117,7 +117,7 @@ class EchoStreamingSampler:
             current.use_model(model.causal)
         else:
             current = SESSIONS.put(Session(name, model.causal, spec))
-        decoding = VaeDecoding(vae, current, decode_every, continued) if vae is not None else None
+        decoding = VaeDecoding(vae, current, decode_every, continued, model.patcher) if vae is not None else None
         return self._run(current, script, continued, unique_id, decoding)
 
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None):

@@ -33,7 +33,7 @@ def new_video_name(session_name: str) -> str:
 class VaeDecoding:
     """One run's view of the session's decode: the VAE's module tree and where it computes."""
 
-    def __init__(self, vae, session: Session, every: int, continued: bool):
+    def __init__(self, vae, session: Session, every: int, continued: bool, model_patcher=None):
         tree = getattr(vae, "first_stage_model", vae)
         if getattr(vae, "latent_channels", 16) != 16 or not all(hasattr(tree, n) for n in ("conv2", "decoder")) \
                 or not hasattr(tree.decoder, "middle"):
@@ -53,7 +53,7 @@ class VaeDecoding:
         self.path = decode.open_in(video_folder())
         self.decode.decode_seconds = 0.0
         shape = (1, 16, session.spec.frames_per_block, session.streamer.latent_h, session.streamer.latent_w)
-        comfy.load_vae_for_decode(vae, shape)
+        comfy.load_vae_for_decode(vae, shape, keep_loaded=model_patcher)
 
     def add_block(self, latents):
         """A new block's model-space latents; returns decoded preview frames [k, H, W, 3] or None."""
