@@ -2,9 +2,13 @@
 
 Each block's latents (VAE space) are queued; every `every` blocks (0: only when the run ends) the queue
 is decoded one latent frame at a time through the session's own causal cache and the frames go to
-the session video. The cache and the queue are the session's state (`state_dict`), saved with the
-scene memory, so a continued or reloaded session decodes on with no seam. The VAE module tree is not
-part of the state: it is handed in at each flush (a core VAE's `first_stage_model`, or our own tree).
+the session video. A continued session decodes on with no seam. The VAE module tree is not part of
+the state: it is handed in at each flush (a core VAE's `first_stage_model`, or our own tree).
+
+What is saved (`state_dict`) is not the cache itself (gigabytes at 832x480: two full-resolution
+frames per causal conv) but the last `lookback_latents` decoded latents (~40, a few MB): decoding them
+through an empty cache after a load rebuilds exactly the cache a whole-video decode holds there,
+because the decoder's causal receptive field is finite (vae/streaming.py). Plus the queued blocks.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import torch
 
 from ..engine.errors import EchoError
 from ..vae import FeatureCache, StreamingDecoder
+from ..vae.streaming import lookback_latents
 from .video_sink import SessionVideo, decoded_to_images
 
 AT_RUN_END = 0
@@ -31,6 +36,9 @@ class SessionDecode:
         self.video: SessionVideo | None = None
         self.cache = FeatureCache()
         self.pending: list[torch.Tensor] = []  # VAE-space latent blocks [1, 16, t, h, w], CPU
+        self.tail: list[torch.Tensor] = []  # the last decoded latents [1, 16, 1, h, w], CPU (what is saved)
+        self.rebuild = False  # loaded from a saved state: the cache is rebuilt from `tail` at the next flush
+        self.latent_frames = 0  # latents decoded into the video so far
         self.decode_seconds = 0.0  # time spent decoding and writing, reset by the caller per run
 
     def open_in(self, folder: str | pathlib.Path) -> pathlib.Path:
@@ -61,14 +69,23 @@ class SessionDecode:
         if self.video is None:
             raise EchoError("SessionDecode.open_in(folder) must name the video's folder before decoding")
         started = time.perf_counter()
+        keep = lookback_latents(tree)
+        if self.rebuild:
+            self.cache = FeatureCache()
+            for _ in StreamingDecoder(tree, self.cache, dtype=dtype, device=device).decode(torch.cat(self.tail, 2)):
+                pass  # the pixels are in the video already; only the cache is wanted
+            self.cache.latent_frames, self.rebuild = self.latent_frames, False
         decoder = StreamingDecoder(tree, self.cache, dtype=dtype, device=device)
         previews = []
         while self.pending:
-            for pixels in decoder.decode(self.pending[0]):
+            block = self.pending[0]
+            for t, pixels in enumerate(decoder.decode(block)):
                 images = decoded_to_images(pixels).cpu()
                 self.video.append(images)
                 previews.append(images[-1:])
-            self.pending.pop(0)  # only once written: an error leaves it queued
+                self.tail = (self.tail + [block[:, :, t:t + 1].clone()])[-keep:]
+                self.latent_frames += 1
+            self.pending.pop(0)
         self.decode_seconds += time.perf_counter() - started
         return torch.cat(previews)
 
@@ -81,19 +98,26 @@ class SessionDecode:
 
     def meta(self) -> dict:
         return {"video": self.video_name, "every": self.every, "pending": len(self.pending),
-                "latent_frames": self.cache.latent_frames}
+                "latent_frames": self.latent_frames}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        state = {f"cache.{k}": v for k, v in self.cache.state_dict().items()}
-        state.update({f"pending.{i}": block.contiguous() for i, block in enumerate(self.pending)})
+        state = {f"pending.{i}": block.contiguous() for i, block in enumerate(self.pending)}
+        if self.tail:
+            state["tail"] = torch.cat(self.tail, dim=2).contiguous()
         return state
 
     @classmethod
     def from_state(cls, meta: dict, state: dict[str, torch.Tensor]) -> "SessionDecode":
         decode = cls(meta["video"], meta.get("every", 1))
-        decode.load_state_dict(state, meta.get("pending", 0))
+        decode.load_state_dict(state, meta.get("pending", 0), meta.get("latent_frames", 0))
         return decode
 
-    def load_state_dict(self, state: dict[str, torch.Tensor], pending: int) -> None:
-        self.cache.load_state_dict({k.removeprefix("cache."): v for k, v in state.items() if k.startswith("cache.")})
+    def load_state_dict(self, state: dict[str, torch.Tensor], pending: int, latent_frames: int) -> None:
         self.pending = [state[f"pending.{i}"] for i in range(pending)]
+        tail = state.get("tail")
+        if latent_frames and tail is None:
+            raise KeyError("tail")
+        self.tail = [] if tail is None else list(tail.split(1, dim=2))
+        self.latent_frames = int(latent_frames)
+        self.cache = FeatureCache()
+        self.rebuild = bool(self.tail)

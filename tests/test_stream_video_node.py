@@ -35,7 +35,8 @@ def test_two_queue_runs_make_one_video(comfy_dirs, model, vae, every):
     # one decoder cache carried over both runs (its exactness is test_streaming_decode.py's subject)
     from echo_stream.runtime.session import SESSIONS
     decode = SESSIONS.get("v").video_decode
-    assert decode.cache.latent_frames == first.shape[2] + second.shape[2] == 15 and not decode.pending
+    assert decode.latent_frames == decode.cache.latent_frames == first.shape[2] + second.shape[2] == 15
+    assert not decode.pending
 
 
 def test_cancel_keeps_every_finished_block(comfy_dirs, model, vae, monkeypatch):

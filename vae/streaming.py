@@ -218,3 +218,37 @@ class StreamingDecoder:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.cache.load_state_dict(state)
+
+
+def lookback_latents(tree: nn.Module) -> int:
+    """How many past latent frames can still reach the cache: the decoder's causal receptive field.
+
+    Every causal conv of kernel k looks k-1 frames back at its own frame rate, which each temporal
+    upsample doubles, so the field in latent frames is the sum of (k-1)/rate over the layers in order.
+    Decoding the last `lookback_latents` latents through an empty cache therefore rebuilds the cache a
+    whole-video decode would hold (the start's special cases fall outside the field), which lets a
+    saved session keep a few latents instead of the full-resolution cache.
+    """
+    field, rate = 0.0, 1
+
+    def conv(module: nn.Module) -> None:
+        nonlocal field
+        field += (module.kernel_size[0] - 1) / rate
+
+    def block(layer: nn.Module) -> None:
+        nonlocal rate
+        if hasattr(layer, "residual"):
+            for part in layer.residual:
+                if isinstance(part, nn.Conv3d):
+                    conv(part)
+        elif getattr(layer, "mode", None) == "upsample3d":
+            conv(layer.time_conv)
+            rate *= 2
+
+    conv(tree.decoder.conv1)
+    for layer in [*tree.decoder.middle, *tree.decoder.upsamples]:
+        block(layer)
+    for part in tree.decoder.head:
+        if isinstance(part, nn.Conv3d):
+            conv(part)
+    return int(field) + 2  # rounded up, plus one latent of margin
