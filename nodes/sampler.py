@@ -118,6 +118,9 @@ class EchoStreamingSampler:
         else:
             current = SESSIONS.put(Session(name, model.causal, spec))
         decoding = VaeDecoding(vae, current, decode_every, continued, model.patcher) if vae is not None else None
+        if decoding is None and continued and current.video_decode is not None:
+            log.warning("echo_stream: session %r has a video but no vae is connected; this run's blocks will be "
+                        "missing from it (connect the VAE to keep the video whole)", current.name)
         return self._run(current, script, continued, unique_id, decoding)
 
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None):
