@@ -18,6 +18,7 @@ import time
 import torch
 
 from ..engine.errors import EchoError
+from ..engine.state import require, tensor_or_none
 from ..vae import FeatureCache, StreamingDecoder
 from ..vae.streaming import lookback_latents
 from .video_sink import SessionVideo, decoded_to_images
@@ -94,30 +95,23 @@ class SessionDecode:
         if self.video is not None:
             self.video.close()
 
-    # -- state ---------------------------------------------------------------------------------
+    # -- state ------------------------------------------------------------------------------------
 
-    def meta(self) -> dict:
-        return {"video": self.video_name, "every": self.every, "pending": len(self.pending),
-                "latent_frames": self.latent_frames}
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        state = {f"pending.{i}": block.contiguous() for i, block in enumerate(self.pending)}
-        if self.tail:
-            state["tail"] = torch.cat(self.tail, dim=2).contiguous()
-        return state
+    def state_dict(self) -> dict:
+        """Tensors and plain values only (runtime/state_io.py writes it): the video's file name, the
+        decode setting, the latent count, the last latents within the receptive field, the queue."""
+        return {"video": self.video_name, "every": self.every, "latent_frames": self.latent_frames,
+                "tail": torch.cat(self.tail, dim=2) if self.tail else None, "pending": list(self.pending)}
 
     @classmethod
-    def from_state(cls, meta: dict, state: dict[str, torch.Tensor]) -> "SessionDecode":
-        decode = cls(meta["video"], meta.get("every", 1))
-        decode.load_state_dict(state, meta.get("pending", 0), meta.get("latent_frames", 0))
+    def from_state_dict(cls, state: dict) -> "SessionDecode":
+        require(state, ("video", "every", "latent_frames", "tail", "pending"), "video decode")
+        decode = cls(state["video"], state["every"])
+        decode.latent_frames = int(state["latent_frames"])
+        tail = tensor_or_none(state["tail"], "cpu")
+        if decode.latent_frames and tail is None:
+            raise EchoError("the video decode state has decoded latents but no tail to rebuild its cache from")
+        decode.tail = [] if tail is None else list(tail.split(1, dim=2))
+        decode.pending = [tensor_or_none(block, "cpu") for block in state["pending"]]
+        decode.rebuild = bool(decode.tail)
         return decode
-
-    def load_state_dict(self, state: dict[str, torch.Tensor], pending: int, latent_frames: int) -> None:
-        self.pending = [state[f"pending.{i}"] for i in range(pending)]
-        tail = state.get("tail")
-        if latent_frames and tail is None:
-            raise KeyError("tail")
-        self.tail = [] if tail is None else list(tail.split(1, dim=2))
-        self.latent_frames = int(latent_frames)
-        self.cache = FeatureCache()
-        self.rebuild = bool(self.tail)

@@ -3,6 +3,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from echo_stream.runtime.state_io import join, split
 from echo_stream.runtime.stream_decode import SessionDecode
 from echo_stream.vae.streaming import lookback_latents
 
@@ -37,11 +38,12 @@ def test_saved_tail_rebuilds_the_cache_exactly(setup, tmp_path):
     for b in range(BLOCKS_BEFORE):
         run1.add_block(ours, z[:, :, 3 * b:3 * b + 3])
     run1.close()
-    state = run1.state_dict()
-    assert set(state) == {"tail"} and state["tail"].shape[2] == 31  # a few latents, no cache tensors
-    save_file(state, str(tmp_path / "decode.safetensors"))
+    tensors = {}
+    meta = split(run1.state_dict(), tensors, "decode")
+    assert list(tensors) == ["decode.tail"] and tensors["decode.tail"].shape[2] == 31  # a few latents, no cache
+    save_file(tensors, str(tmp_path / "decode.safetensors"))
 
-    run2 = SessionDecode.from_state(run1.meta(), load_file(str(tmp_path / "decode.safetensors")))
+    run2 = SessionDecode.from_state_dict(join(meta, load_file(str(tmp_path / "decode.safetensors"))))
     run2.open_in(tmp_path)
     previews = [run2.add_block(ours, z[:, :, 3 * b:3 * b + 3]) for b in range(BLOCKS_BEFORE, BLOCKS_BEFORE + BLOCKS_AFTER)]
     run2.close()
@@ -60,7 +62,7 @@ def test_a_tail_shorter_than_the_field_would_show(setup, tmp_path):
     decode.close()
     state = decode.state_dict()
     state["tail"] = state["tail"][:, :, -20:]
-    short = SessionDecode.from_state(decode.meta(), state)
+    short = SessionDecode.from_state_dict(state)
     short.open_in(tmp_path)
     preview = short.add_block(ours, z[:, :, 3 * BLOCKS_BEFORE:3 * BLOCKS_BEFORE + 3])
     expected = last_frame_of_each_latent(full, 3 * BLOCKS_BEFORE, 3)
@@ -68,7 +70,9 @@ def test_a_tail_shorter_than_the_field_would_show(setup, tmp_path):
 
 
 def test_a_state_without_its_tail_is_refused():
-    with pytest.raises(KeyError):
-        SessionDecode.from_state({"video": "s.mp4", "latent_frames": 9}, {})
+    with pytest.raises(ValueError, match="no tail"):
+        SessionDecode.from_state_dict({"video": "s.mp4", "every": 1, "latent_frames": 9, "tail": None, "pending": []})
+    with pytest.raises(ValueError, match="lacks"):
+        SessionDecode.from_state_dict({"video": "s.mp4"})
     with pytest.raises(ValueError, match="plain file name"):
         SessionDecode("../escape.mp4")

@@ -33,7 +33,7 @@ def test_two_queue_runs_make_one_video(comfy_dirs, model, vae, every):
     assert count_frames(path2) == 4 * 15 - 3  # one video: no restart at run 2's first latent
 
     # one decoder cache carried over both runs (its exactness is test_streaming_decode.py's subject)
-    from echo_stream.runtime.session import SESSIONS
+    from echo_stream.runtime.registry import SESSIONS
     decode = SESSIONS.get("v").video_decode
     assert decode.latent_frames == decode.cache.latent_frames == first.shape[2] + second.shape[2] == 15
     assert not decode.pending
@@ -88,3 +88,14 @@ def test_each_new_session_gets_its_own_video(comfy_dirs, model, vae):
     _, _, first = run(model, vae, 0.75, session="same")
     _, _, second = run(model, vae, 0.75, session="same")  # "new" again, within the same second
     assert first != second and count_frames(first) == count_frames(second) == 4 * 3 - 3
+
+
+def test_a_parked_session_continues_its_video(comfy_dirs, model, vae):
+    """Parking keeps only the session's state dict: the decoder cache comes back from the saved tail."""
+    from echo_stream.runtime.registry import SESSIONS
+
+    _, _, path = run(model, vae, 1.5, session="parked")
+    SESSIONS.park("parked", "test")
+    assert SESSIONS.parked_names() == ["parked"]
+    _, _, again = run(model, vae, 0.75, mode="continue", session="parked")
+    assert again == path and count_frames(path) == 4 * 9 - 3

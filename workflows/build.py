@@ -54,7 +54,7 @@ def common(g: Graph, session="default", mode="new", seconds_note=None):
                              ("scene_memory", "SCENE_MEMORY"), ("vae", "VAE")],
                      outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY"), ("video_path", "STRING"),
                               ("video", "VIDEO")],
-                     widgets=[832, 480, 42, "fixed", STEPS, session, mode, 1], size=(460, 520))
+                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 520))
     g.link(model, 0, sampler, "model")
     vae = g.node("VAELoader", (1180, 560), outputs=[("VAE", "VAE")], widgets=[VAE])
     decode = g.node("VAEDecodeTiled", (1680, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
