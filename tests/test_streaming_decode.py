@@ -124,3 +124,11 @@ def test_bad_inputs_have_clear_messages(vaes, tmp_path):
     truncated.write_bytes(b"\x10\x00\x00\x00")
     with pytest.raises(VaeFileError, match="cannot read"):
         load_wan21_vae_decoder(truncated)
+
+
+def test_decoding_in_another_dtype_than_the_weights(vaes, latents_and_full):
+    """ComfyUI may keep weights in one dtype and decode in another: every conv casts its weights."""
+    _, ours = vaes
+    z, full = latents_and_full
+    out = StreamingDecoder(ours, dtype=torch.float64).decode_all(z)
+    assert out.dtype == torch.float64 and (out.float() - full).abs().max().item() <= TOL

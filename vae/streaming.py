@@ -99,6 +99,12 @@ def causal_conv(conv: nn.Conv3d, x: torch.Tensor, past: torch.Tensor | None = No
     return F.conv3d(x, weight, bias, conv.stride, 0, conv.dilation, conv.groups)
 
 
+def _conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """The module's 2-D conv with its weights cast to x (its own forward may not cast them)."""
+    bias = conv.bias.to(x) if conv.bias is not None else None
+    return F.conv2d(x, conv.weight.to(x), bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
 def _cached_conv(conv: nn.Conv3d, x: torch.Tensor, walk: _Walk) -> torch.Tensor:
     slot = walk.take()
     past = walk.cache.slots[slot]
@@ -121,10 +127,10 @@ def _residual_block(block: nn.Module, x: torch.Tensor, walk: _Walk) -> torch.Ten
 def _attention_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     b, c, t, h, w = x.shape
     frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
-    qkv = block.to_qkv(block.norm(frames)).reshape(b * t, 1, c * 3, h * w).permute(0, 1, 3, 2)
+    qkv = _conv2d(block.to_qkv, block.norm(frames)).reshape(b * t, 1, c * 3, h * w).permute(0, 1, 3, 2)
     q, k, v = qkv.contiguous().chunk(3, dim=-1)
     out = F.scaled_dot_product_attention(q, k, v).squeeze(1).permute(0, 2, 1).reshape(b * t, c, h, w)
-    out = block.proj(out).reshape(b, t, c, h, w).permute(0, 2, 1, 3, 4)
+    out = _conv2d(block.proj, out).reshape(b, t, c, h, w).permute(0, 2, 1, 3, 4)
     return out + x
 
 
@@ -147,7 +153,9 @@ def _resample(block: nn.Module, x: torch.Tensor, walk: _Walk) -> torch.Tensor:
     elif block.mode != "upsample2d":
         raise ValueError(f"a decoder Resample must upsample; got mode {block.mode!r}")
     t = x.shape[2]
-    x = block.resample(x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w))
+    x = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+    for layer in block.resample:  # nearest-exact 2x upsample, then a conv halving the channels
+        x = _conv2d(layer, x) if isinstance(layer, nn.Conv2d) else layer(x)
     return x.reshape(b, t, *x.shape[1:]).permute(0, 2, 1, 3, 4)
 
 
