@@ -208,3 +208,20 @@ def from_vae_latents(latents):
     formats = _module("comfy.latent_formats")
     wan = getattr(formats, "Wan21", None)
     return wan().process_in(latents) if wan is not None else latents
+
+
+def load_vae_for_decode(vae, latent_shape, keep_loaded=None) -> None:
+    """Load a core VAE's weights onto its device with room for decoding latents of `latent_shape`,
+    loading `keep_loaded` (the sampler's model patcher) in the same call so neither evicts the other."""
+    mm = model_management()
+    if mm is None or getattr(vae, "patcher", None) is None:
+        return
+    patchers = [vae.patcher] + ([keep_loaded] if keep_loaded is not None else [])
+    mm.load_models_gpu(patchers, memory_required=vae.memory_used_decode(latent_shape, vae.vae_dtype))
+
+
+def video_from_file(path: str):
+    """Core's VIDEO for a file (what SaveVideo and the video nodes take), or None without ComfyUI."""
+    api = _module("comfy_api.latest")
+    impl = getattr(api, "InputImpl", None)
+    return impl.VideoFromFile(path) if impl is not None else None

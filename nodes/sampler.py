@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 
 import torch
@@ -20,6 +21,7 @@ from . import comfy
 from .files import plural, safe_name
 from .live_mode import LIVE_INPUTS, live_runner
 from .session_memory import watch_sessions
+from .stream_video import VaeDecoding
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
@@ -35,10 +37,12 @@ class EchoStreamingSampler:
     CATEGORY = CATEGORY
     FUNCTION = "sample"
     OUTPUT_NODE = True  # it shows an animated preview of the run
-    RETURN_TYPES = ("LATENT", SCENE_MEMORY)
-    RETURN_NAMES = ("latent", "scene_memory")
+    RETURN_TYPES = ("LATENT", SCENE_MEMORY, "STRING", "VIDEO")
+    RETURN_NAMES = ("latent", "scene_memory", "video_path", "video")
     OUTPUT_TOOLTIPS = ("This run's video latents [B, 16, T, H/8, W/8], for VAE Decode.",
-                       "The session (scene memory, RNG, timeline), for Save Scene Memory.")
+                       "The session (scene memory, RNG, timeline), for Save Scene Memory.",
+                       "With a vae connected: the session's video file (output/echo_stream), all runs so far.",
+                       "With a vae connected: the session's video so far, for Save Video and other video nodes.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -67,6 +71,12 @@ class EchoStreamingSampler:
                                              "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
                                              "models want '1000, 750, 500, 250' here."}),
             **LIVE_INPUTS,
+            "vae": ("VAE", {"tooltip": "The Wan 2.1 VAE: blocks are decoded as they are made and appended to one "
+                                       "video per session in output/echo_stream (seamless across runs); the "
+                                       "live preview then shows decoded frames."}),
+            "decode_every": ("INT", {"default": 1, "min": 0, "max": 10000,
+                                     "tooltip": "With a vae: decode every N blocks (1: each block as it is made; "
+                                                "0: only when the run ends)."}),
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -76,7 +86,7 @@ class EchoStreamingSampler:
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
                memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
-               first_block_steps="", **live):
+               first_block_steps="", vae=None, decode_every: int = 1, **live):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
         watch_sessions()
@@ -109,9 +119,14 @@ class EchoStreamingSampler:
                 current = SESSIONS.require(name, model.causal, model.name)
             else:
                 current = SESSIONS.put(Session(name, model.causal, spec, model.name))
-            return self._run(current, script, continued, unique_id, live)
+            decoding = VaeDecoding(vae, current, decode_every, continued, model.patcher) if vae is not None else None
+            if decoding is None and continued and current.video_decode is not None:
+                log.warning("echo_stream: session %r has a video but no vae is connected; this run's blocks will be "
+                            "missing from it (connect the VAE to keep the video whole)", current.name)
+            return self._run(current, script, continued, unique_id, decoding, live)
 
-    def _run(self, session: Session, script: SceneScript, continued: bool, node_id, live: dict | None = None):
+    def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None,
+             live: dict | None = None):
         plan = session.plan(script)
         runner = live_runner(session, script, node_id, **(live or {}))  # None: not a live run
         total = runner.max_blocks if runner is not None else sum(p.blocks for p in plan)
@@ -123,9 +138,15 @@ class EchoStreamingSampler:
         stop: list[BaseException] = []
 
         def on_block(report):
-            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report))
+            decoded = decoding.add_block(report.latents) if decoding is not None else None
+            if decoded is not None:  # the block's own frames are the last ones decoded
+                decoded = decoded[-report.latents.shape[2]:]
+            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report, decoded))
             if progress is not None:
-                frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
+                if decoded is not None:
+                    frame = (decoded[-1:].clamp(0, 1) * 255).round().to(torch.uint8)
+                else:
+                    frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
                 image = to_images(frame, max_width=512)[0]
                 try:  # ComfyUI's progress hook is also its interrupt check; keep the blocks made so far
                     progress.update_absolute(report.run_block + 1, total, ("JPEG", image, 512))
@@ -137,17 +158,20 @@ class EchoStreamingSampler:
         def should_stop():
             return bool(stop) or comfy.interrupted()
 
+        started = time.perf_counter()
         try:
             if runner is not None:
                 result = runner.run(on_block, should_stop)
             else:
                 result = session.run(script, plan=plan, on_block=on_block, should_stop=should_stop)
         except BaseException as err:  # Cancel is a BaseException since ComfyUI 0.20; all are re-raised
+            self._finish_video(decoding)  # the video keeps every finished block
             if comfy.is_interrupt(err):
                 self._keep_partial(session, events, "interrupted")
             else:
                 self._keep_partial(session, events, "error", str(err) or type(err).__name__)
             raise
+        self._finish_video(decoding, session.name, result.blocks_done, time.perf_counter() - started)
         if result.interrupted:
             self._keep_partial(session, events, "interrupted")
             if stop:
@@ -156,7 +180,23 @@ class EchoStreamingSampler:
         comfy.send_event(RUN_EVENT, events.run_event("end", result))
         ui = self._animation(session, result.latents, factors)
         handle = SceneMemoryHandle(session.name, session.blocks_done, session.id)
-        return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle)}
+        video_path, video = decoding.outputs() if decoding is not None else ("", None)
+        return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle, video_path, video)}
+
+    @staticmethod
+    def _finish_video(decoding, name: str = "", blocks: int = 0, elapsed: float = 0.0) -> None:
+        """Decode what is queued and finish the file, also after Cancel or an error (nothing is lost)."""
+        if decoding is None:
+            return
+        try:
+            decoding.finish()
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more; the blocks stay queued
+            log.exception("echo_stream: writing the session video failed; its blocks stay queued in the session")
+            return
+        if blocks:
+            seconds = decoding.decode.decode_seconds
+            log.info("echo_stream: session %r: decoding %s into %s took %.2f s (%.0f%% of the run)",
+                     name, plural(blocks, "block"), decoding.path, seconds, 100 * seconds / max(elapsed, 1e-9))
 
     def _keep_partial(self, session: Session, events: RunEvents, phase: str, message: str | None = None) -> None:
         """Tell the widget the run ended early and save its latents; never masks the error being raised."""

@@ -23,6 +23,7 @@ from ..engine.stream import BlockStreamer, StreamSettings
 from ..engine.transformer import CausalWan
 from .memory_choice import MemoryChoice
 from .script import Scene, SceneScript
+from .stream_decode import SessionDecode
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class Session:
         self.scenes: list[SceneRecord] = []
         self.conditioning: torch.Tensor | None = None
         self.run_blocks: list[torch.Tensor] = []  # the current (or last) run's blocks, kept if a run fails
+        self.video_decode: SessionDecode | None = None  # once a VAE decodes the stream to a video
 
     def use_model(self, model: CausalWan) -> None:
         """Carry on with other weights of the same sizes (e.g. a changed LoRA strength)."""
@@ -152,8 +154,11 @@ class Session:
         """
         stream = self.streamer.state_dict()
         shared = self.conditioning is not None and same_prompt(stream["prompt"], self.conditioning)
-        return {"scenes": self.timeline(), "conditioning": None if shared else self.conditioning,
-                "conditioning_is_prompt": shared, "stream": stream}
+        state = {"scenes": self.timeline(), "conditioning": None if shared else self.conditioning,
+                 "conditioning_is_prompt": shared, "stream": stream}
+        if self.video_decode is not None:  # only sessions decoded to a video (files without it stay as they were)
+            state["video_decode"] = self.video_decode.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Continue a saved session; this one must be freshly made with the same spec and model sizes."""
@@ -162,6 +167,8 @@ class Session:
         self.scenes = [SceneRecord(**record) for record in state["scenes"]]
         self.conditioning = (self.streamer.prompt if state["conditioning_is_prompt"]
                              else tensor_or_none(state["conditioning"], self.model.device))
+        decode = state.get("video_decode")
+        self.video_decode = None if decode is None else SessionDecode.from_state_dict(decode)
 
     def run_latents(self) -> torch.Tensor:
         """The blocks of the current or last run so far (what an interrupted run keeps)."""

@@ -474,7 +474,7 @@ def test_every_node_is_listed_in_object_info(comfy):
         assert entry["python_module"] == f"custom_nodes.{PACK_NAME}", node_id
         assert entry["description"] == NODE_CLASS_MAPPINGS[node_id].DESCRIPTION, node_id
     assert info["EchoStreamingSampler"]["output_node"] is True
-    assert info["EchoStreamingSampler"]["output"] == ["LATENT", "SCENE_MEMORY"]
+    assert info["EchoStreamingSampler"]["output"] == ["LATENT", "SCENE_MEMORY", "STRING", "VIDEO"]
     assert CHECKPOINT in combo_options(info["EchoCausalModelLoader"]["input"]["required"]["model_name"])
     assert "EchoTestConditioning" in info  # the test's own fixture node
     prompt_files = combo_options(info["EchoSceneScriptFromPromptFile"]["input"]["required"]["file"])

@@ -51,8 +51,9 @@ def common(g: Graph, session="default", mode="new", seconds_note=None):
     clip = g.node("CLIPLoader", (0, 220), outputs=[("CLIP", "CLIP")], widgets=[TEXT, "wan", "default"])
     sampler = g.node("EchoStreamingSampler", (1180, 0),
                      inputs=[("model", "ECHO_MODEL"), ("script", "SCENE_SCRIPT"), ("memory", "ECHO_MEMORY_CONFIG"),
-                             ("scene_memory", "SCENE_MEMORY")],
-                     outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY")],
+                             ("scene_memory", "SCENE_MEMORY"), ("vae", "VAE")],
+                     outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY"), ("video_path", "STRING"),
+                              ("video", "VIDEO")],
                      widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 520))
     g.link(model, 0, sampler, "model")
     vae = g.node("VAELoader", (1180, 560), outputs=[("VAE", "VAE")], widgets=[VAE])
