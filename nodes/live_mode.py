@@ -46,19 +46,26 @@ class LiveRunner:
     encode: Callable | None
     max_blocks: int
     rewind_points: int
+    decoding: object = None  # the sampler's VaeDecoding, when it writes the session video
 
     def run(self, on_block, should_stop):
         points = REWIND.points(self.session, self.rewind_points) if self.rewind_points > 0 else None
+        on_rewind = None
+        if self.decoding is not None:
+            from .video_rewind import branch_video
+
+            def on_rewind(session):
+                branch_video(self.decoding, session)
         with LIVE.open(self.channel):
             return run_live(self.session, self.script, self.channel, self.encode, max_blocks=self.max_blocks,
-                            rewind=points, on_block=on_block, should_stop=should_stop)
+                            rewind=points, on_block=on_block, should_stop=should_stop, on_rewind=on_rewind)
 
 
-def live_runner(session: Session, script: SceneScript, node_id, live=False, live_max_seconds=600.0, clip=None,
-                rewind_points=DEFAULT_LIMIT) -> LiveRunner | None:
+def live_runner(session: Session, script: SceneScript, node_id, decoding=None, live=False, live_max_seconds=600.0,
+                clip=None, rewind_points=DEFAULT_LIMIT) -> LiveRunner | None:
     if not live:
         return None
     encode = clip_encoder(clip)
     channel = LiveChannel(session.name, str(node_id or ""), accepts_text=encode is not None)
     blocks = max_live_blocks(float(live_max_seconds), session.spec.frames_per_block)
-    return LiveRunner(session, script, channel, encode, blocks, int(rewind_points))
+    return LiveRunner(session, script, channel, encode, blocks, int(rewind_points), decoding)

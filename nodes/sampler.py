@@ -128,7 +128,7 @@ class EchoStreamingSampler:
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None,
              live: dict | None = None):
         plan = session.plan(script)
-        runner = live_runner(session, script, node_id, **(live or {}))  # None: not a live run
+        runner = live_runner(session, script, node_id, decoding, **(live or {}))  # None: not a live run
         total = runner.max_blocks if runner is not None else sum(p.blocks for p in plan)
         factors = comfy.wan_rgb_factors()
         events = RunEvents(session, node_id if node_id is not None else "", continued=continued, run_blocks=total,

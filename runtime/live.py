@@ -43,7 +43,8 @@ def command_scene(session: Session, command: Command, conditioning: torch.Tensor
 
 def run_live(session: Session, script: SceneScript, channel: LiveChannel, encode: Callable[[str], torch.Tensor] | None,
              *, max_blocks: int, rewind: RewindPoints | None = None, on_block: Callable[[BlockReport], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> RunResult:
+             should_stop: Callable[[], bool] | None = None,
+             on_rewind: Callable[[Session], None] | None = None) -> RunResult:
     opening = deque((p, j) for p in session.plan(script) for j in range(p.blocks))
     first_block, started = session.blocks_done, time.perf_counter()
     blocks = session.run_blocks = []
@@ -61,6 +62,7 @@ def run_live(session: Session, script: SceneScript, channel: LiveChannel, encode
                 stopped = True
                 channel.record(command, session.blocks_done)
             elif command.kind == "rewind":
+                before = session.blocks_done
                 try:
                     at = rewind.rewind(session, int(command.target)) if rewind is not None else None
                     if at is None:
@@ -68,11 +70,13 @@ def run_live(session: Session, script: SceneScript, channel: LiveChannel, encode
                 except EchoError as err:
                     channel.record(command, session.blocks_done, error=str(err))
                     continue
+                if on_rewind is not None:
+                    on_rewind(session)  # e.g. the session video goes on in a branch file
                 del blocks[max(0, at - first_block):]
                 first_block = min(first_block, at)
                 opening.clear()
                 current, j = None, 0
-                channel.record(command, at, scene=int(command.target))
+                channel.record(command, at, scene=int(command.target), dropped=before - at)
                 channel.block_done(at - 1, session.timeline())
             else:
                 try:

@@ -152,9 +152,12 @@ class LiveChannel:
         with self._lock:
             return [c.to_json() for c in self._pending]
 
-    def record(self, command: Command, block: int, scene: int | None = None, error: str | None = None) -> dict:
+    def record(self, command: Command, block: int, scene: int | None = None, error: str | None = None,
+               dropped: int = 0) -> dict:
+        """An applied (or refused) command; `dropped`: blocks a rewind took back."""
         entry = command.to_json() | {"block": block, "scene": scene, "latency_blocks": block - command.arrived_block,
-                                     "latency_ms": None, "error": error, "_arrived": command.arrived}
+                                     "latency_ms": None, "error": error, "dropped": dropped,
+                                     "_arrived": command.arrived}
         with self._lock:
             self.applied.append(entry)
             del self.applied[:-MAX_APPLIED]

@@ -4,7 +4,7 @@ import time
 
 import torch
 
-from echo_stream.runtime.steering import LIVE, Command, parse_prompt
+from echo_stream.runtime.steering import LIVE, Command, parse_prompt, parse_rewind
 from node_helpers import call, comfy_dirs, model, sample  # noqa: F401
 from steer_helpers import FakeClip
 
@@ -18,7 +18,13 @@ def widget(session: str, commands: list, log: list):
     for body, after in commands:
         while channel.blocks_done < after and time.monotonic() < deadline:
             time.sleep(0.002)
-        log.append(channel.submit(Command("stop") if body == "stop" else parse_prompt(body)))
+        if body == "stop":
+            command = Command("stop")
+        elif isinstance(body, tuple):  # ("rewind", scene)
+            command = parse_rewind({"scene": body[1]})
+        else:
+            command = parse_prompt(body)
+        log.append(channel.submit(command))
 
 
 def test_live_sampler_node_is_steered_stopped_exported_and_replayed(comfy_dirs, model):
