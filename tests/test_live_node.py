@@ -9,12 +9,14 @@ from node_helpers import call, comfy_dirs, model, sample  # noqa: F401
 from steer_helpers import FakeClip
 
 
-def widget(session: str, commands: list, log: list):
+def widget(session: str, commands: list, log: list, channels: list | None = None):
     """Send `commands` (body, after this many session blocks) once the live run is open, then Stop."""
     deadline = time.monotonic() + 60
     while LIVE.get(session) is None and time.monotonic() < deadline:
         time.sleep(0.005)
     channel = LIVE.get(session)
+    if channels is not None:
+        channels.append(channel)
     for body, after in commands:
         while channel.blocks_done < after and time.monotonic() < deadline:
             time.sleep(0.002)
