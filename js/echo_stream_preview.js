@@ -9,6 +9,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { parseBlockEvent, parseExecutedOutput, parseRunEvent } from "./lib/payload.js";
 import { MIN_HEIGHT, PlayerWidget } from "./lib/player_widget.js";
+import { keepDeclaredRounding } from "./lib/widget_rounding.js";
 
 const NODE_CLASS = "EchoStreamingSampler";
 const WIDGET_NAME = "echo_preview";
@@ -104,6 +105,8 @@ app.registerExtension({
   },
 
   nodeCreated(node) {
+    // Quarter-second inputs stay on quarter seconds (the front end would show and keep one decimal).
+    if (String(node?.comfyClass ?? node?.type ?? "").startsWith("Echo")) keepDeclaredRounding(node);
     if (!isSampler(node)) return;
     try {
       attach(node);

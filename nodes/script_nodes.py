@@ -12,7 +12,7 @@ from ..runtime.script import SceneScript
 from ..runtime.timeline_text import parse_timeline
 from .types import CATEGORY, SCENE_SCRIPT, conditioning_tensor
 
-SECONDS = ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25,
+SECONDS = ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25, "round": 0.25,
                      "tooltip": "How long the scene lasts. One block of 3 latent frames is 0.75 s of video "
                                 "(12 frames at 16 fps); durations are rounded down to whole blocks."})
 LABEL = ("STRING", {"default": "", "tooltip": "Optional name of the scene, so a Scene Recall can return to it."})
@@ -128,6 +128,7 @@ class EchoSceneScriptFromText:
                                     "the fox leaps into a frozen river [10s]",
                                     "tooltip": "Scenes separated by '|', each with [Ns], [Ns#] or [Ns@]."}),
             "default_seconds": ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25,
+                                          "round": 0.25,
                                           "tooltip": "Duration of a scene written without [Ns]."}),
         }}
 
