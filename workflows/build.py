@@ -82,18 +82,18 @@ class Graph:
 def echo_loader(g: Graph):
     """Our loader reading a Self-Forcing .pt; returns (model node, the y below it)."""
     return g.node("EchoCausalModelLoader", (0, 0), outputs=[("model", "ECHO_MODEL")],
-                  widgets=[MODEL, "auto", "none", 1.0, 3], size=(320, 170)), 220
+                  widgets=[MODEL, "auto", "none", 1.0, 3], size=(320, 200)), 300
 
 
 def core_loader(g: Graph):
     """Core's Load Diffusion Model (it builds its causal Wan from a file with causal_ar metadata) wrapped by
     Causal Model From MODEL; Causal Forcing frame-wise generates one latent frame per block."""
     unet = g.node("UNETLoader", (0, 0), outputs=[("MODEL", "MODEL")], widgets=[CORE_CAUSAL, "default"],
-                  size=(320, 110))
-    wrap = g.node("EchoCausalModelFromMODEL", (0, 150), inputs=[("model", "MODEL")],
-                  outputs=[("model", "ECHO_MODEL")], widgets=[1], size=(320, 90))
+                  size=(320, 130))
+    wrap = g.node("EchoCausalModelFromMODEL", (0, 180), inputs=[("model", "MODEL")],
+                  outputs=[("model", "ECHO_MODEL")], widgets=[1], size=(320, 100))
     g.link(unet, 0, wrap, "model")
-    return wrap, 290
+    return wrap, 330
 
 
 def common(g: Graph, session="default", mode="new", loader=echo_loader):
@@ -104,17 +104,17 @@ def common(g: Graph, session="default", mode="new", loader=echo_loader):
                      inputs=[("model", "ECHO_MODEL"), ("script", "SCENE_SCRIPT"), ("memory", "ECHO_MEMORY_CONFIG"),
                              ("scene_memory", "SCENE_MEMORY")],
                      outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY")],
-                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 520))
+                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 640))
     g.link(model, 0, sampler, "model")
-    vae = g.node("VAELoader", (1180, 560), outputs=[("VAE", "VAE")], widgets=[VAE])
+    vae = g.node("VAELoader", (1180, 700), outputs=[("VAE", "VAE")], widgets=[VAE])
     decode = g.node("VAEDecodeTiled", (1680, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
                     outputs=[("IMAGE", "IMAGE")], widgets=[512, 64, 64, 8], size=(320, 180))
     g.link(sampler, 0, decode, "samples")
     g.link(vae, 0, decode, "vae")
-    video = g.node("CreateVideo", (1680, 230), inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
-                   outputs=[("VIDEO", "VIDEO")], widgets=[16.0], size=(320, 80))
+    video = g.node("CreateVideo", (1680, 250), inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                   outputs=[("VIDEO", "VIDEO")], widgets=[16.0], size=(320, 130))
     g.link(decode, 0, video, "images")
-    save = g.node("SaveVideo", (1680, 360), inputs=[("video", "VIDEO")], widgets=["echo_stream/video", "auto", "auto"],
+    save = g.node("SaveVideo", (1680, 430), inputs=[("video", "VIDEO")], widgets=["echo_stream/video", "auto", "auto"],
                   size=(320, 120))
     g.link(video, 0, save, "video")
     return clip, sampler
@@ -191,7 +191,7 @@ def interactive():
     clip, sampler = common(g, session="live", mode="continue")
     scene_chain(g, clip, sampler, [("EchoSceneStart", "a hot air balloon drifts over green hills, golden hour",
                                     5.0, ["", "smooth"])])
-    save = g.node("EchoSaveSceneMemory", (1680, 520), inputs=[("scene_memory", "SCENE_MEMORY")],
+    save = g.node("EchoSaveSceneMemory", (1180, 880), inputs=[("scene_memory", "SCENE_MEMORY")],
                   outputs=[("scene_memory", "SCENE_MEMORY")], widgets=["live"], size=(320, 90))
     g.link(sampler, 1, save, "scene_memory")
     note(g, (380, 220), "**Interactive session.** Press Queue: 5 more seconds of the same video, with its memory. "
