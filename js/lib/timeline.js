@@ -9,7 +9,13 @@
 export const DEFAULT_GEOMETRY = Object.freeze({ framesPerBlock: 3, fps: 16, framesPerImage: 4 });
 
 function copyScene(s) {
-  return { index: s.index, label: s.label, transition: s.transition, start_block: s.start_block, blocks: s.blocks };
+  const copy = { index: s.index, label: s.label, transition: s.transition, start_block: s.start_block, blocks: s.blocks };
+  if (s.recalls) copy.recalls = { ...s.recalls };
+  return copy;
+}
+
+function sameTarget(a, b) {
+  return (a?.index ?? null) === (b?.index ?? null) && (a?.label ?? null) === (b?.label ?? null);
 }
 
 function endOf(s) {
@@ -141,13 +147,15 @@ export class Timeline {
     let own = this.scenes.find((s) => s.index === scene.index);
     let changed = false;
     if (!own) {
-      own = { index: scene.index, label: scene.label, transition: scene.transition, start_block: block, blocks: 1 };
+      own = copyScene({ ...scene, start_block: block, blocks: 1 });
       this.scenes.push(own);
       changed = true;
     } else {
-      if (own.label !== scene.label || own.transition !== scene.transition) {
+      if (own.label !== scene.label || own.transition !== scene.transition || !sameTarget(own.recalls, scene.recalls)) {
         own.label = scene.label;
         own.transition = scene.transition;
+        if (scene.recalls) own.recalls = { ...scene.recalls };
+        else delete own.recalls;
         changed = true;
       }
       if (block < own.start_block) {
