@@ -9,6 +9,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { parseBlockEvent, parseExecutedOutput, parseRunEvent } from "./lib/payload.js";
 import { MIN_HEIGHT, PlayerWidget } from "./lib/player_widget.js";
+import { playersForExecutionId, RetiredElements } from "./lib/routing.js";
 import { keepDeclaredRounding } from "./lib/widget_rounding.js";
 
 const NODE_CLASS = "EchoStreamingSampler";
@@ -17,6 +18,8 @@ const DEFAULT_WIDTH = 460;
 
 // node -> PlayerWidget for every live sampler node in the page (several graphs, subgraphs).
 const players = new Map();
+// Elements of removed samplers' players that the Vue renderer may still show (lib/routing.js).
+const retired = new RetiredElements();
 
 // Warn once per distinct problem: a misconfigured server would otherwise flood the console.
 const warned = new Set();
@@ -31,12 +34,14 @@ function apiURL(path) {
   return typeof api.apiURL === "function" ? api.apiURL(path) : `/api${path}`;
 }
 
-// Node ids are numbers in the graph and strings in events: compare as strings. The id is read at
-// event time because a node created from the menu gets its id only after nodeCreated.
+// An event's node is an execution id ("6", or "12:5" inside a subgraph), resolved at event time from
+// the root graph: a node created from the menu or by an API-format load gets its id after nodeCreated.
 function playersFor(nodeId) {
-  const out = [];
-  for (const [node, player] of players) if (String(node.id) === nodeId) out.push(player);
-  return out;
+  const found = playersForExecutionId(players, app.rootGraph ?? app.graph, nodeId);
+  for (const [node, player] of found) {
+    retired.adopt(player.element, node.graph, node.id);
+  }
+  return found.map(([, player]) => player);
 }
 
 function route(kind, parse, handle) {
@@ -86,6 +91,7 @@ function attach(node) {
   chain(node, "onRemoved", () => {
     player.destroy();
     players.delete(node);
+    retired.retire(player.element, node.graph, node.id);
   });
 
   // Wide enough for the timeline labels; a saved workflow's size is applied after this.

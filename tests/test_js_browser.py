@@ -209,6 +209,21 @@ def test_events_reach_only_their_node(summary):
     assert summary["live"]["session"] == "default"
 
 
+def test_a_subgraph_sampler_gets_its_events(summary):
+    """Execution id "40:5" is node 5 inside the subgraph of root node 40, not root node 5."""
+    inner, root_five = summary["subgraph"]["inner"], summary["subgraph"]["rootFive"]
+    assert inner["session"] == "s-sub" and [s["label"] for s in inner["segments"]] == ["inside"]
+    assert root_five["session"] != "s-sub" and root_five["segments"] == []
+
+
+def test_a_graph_rebuilt_in_place_keeps_its_widget_live(summary):
+    """ComfyUI's API-format load clears the graph and adds nodes with the same ids; the Vue renderer keeps
+    showing the removed node's element. The new node's widget takes its place and shows the new run."""
+    rebuilt = summary["rebuilt"]
+    assert rebuilt["newElementShown"] and rebuilt["staleElementGone"]
+    assert rebuilt["shown"]["session"] == "s-api" and [s["label"] for s in rebuilt["shown"]["segments"]] == ["reloaded"]
+
+
 def test_layout_fits_a_460px_node(summary):
     layout = summary["layout"]
     assert 400 <= layout["width"] <= 460
