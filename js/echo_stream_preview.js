@@ -15,6 +15,11 @@ import { keepDeclaredRounding } from "./lib/widget_rounding.js";
 const NODE_CLASS = "EchoStreamingSampler";
 const WIDGET_NAME = "echo_preview";
 const DEFAULT_WIDTH = 460;
+// The classic renderer places a DOM widget's element inside its slot less this margin above and below
+// (ComfyUI frontend 1.45, BaseDOMWidgetImpl.DEFAULT_MARGIN) and draws core's progress preview image right
+// after the slot: the slot must hold the player's whole minimum height, or its status line ends up
+// under that image.
+const DOM_MARGIN = 10;
 
 // node -> PlayerWidget for every live sampler node in the page (several graphs, subgraphs).
 const players = new Map();
@@ -79,7 +84,8 @@ function attach(node) {
   node.addDOMWidget(WIDGET_NAME, WIDGET_NAME, player.element, {
     serialize: false, // the preview is not part of the workflow
     hideOnZoom: false,
-    getMinHeight: () => MIN_HEIGHT,
+    margin: DOM_MARGIN,
+    getMinHeight: () => MIN_HEIGHT + 2 * DOM_MARGIN,
   });
   players.set(node, player);
 

@@ -209,6 +209,13 @@ def test_events_reach_only_their_node(summary):
     assert summary["live"]["session"] == "default"
 
 
+def test_the_widget_fits_the_slot_the_classic_renderer_gives_it(summary):
+    """Core's progress preview image is drawn right after the widget's slot: nothing of the player may
+    reach below the slot (its status line used to be covered by that image)."""
+    fit = summary["classicSlot"]
+    assert fit["element"] <= fit["slot"] + 0.5 and fit["contentBottom"] <= fit["slot"] + 0.5, fit
+
+
 def test_a_subgraph_sampler_gets_its_events(summary):
     """Execution id "40:5" is node 5 inside the subgraph of root node 40, not root node 5."""
     inner, root_five = summary["subgraph"]["inner"], summary["subgraph"]["rootFive"]

@@ -298,6 +298,20 @@ async function main() {
     screenHeight: $(".echo-pv-screen").getBoundingClientRect().height,
     overflowX: ui.scrollWidth > ui.clientWidth + 1,
   };
+  // The classic renderer's slot for the widget: its minimum height less the margin above and below
+  // (ComfyUI frontend 1.45); core's progress preview image is drawn right below it.
+  const margin = wA.options.margin ?? 10;
+  const slot = document.createElement("div");
+  slot.style.cssText = `width: 460px; height: ${wA.options.getMinHeight() - 2 * margin}px; overflow: visible`;
+  document.getElementById("stage").append(slot);
+  const other = nodeB.widgets[0].element;
+  slot.append(other);
+  await frames(2);
+  summary.classicSlot = { slot: slot.getBoundingClientRect().height, element: other.getBoundingClientRect().height,
+                          contentBottom: Math.max(...[...other.children].map((c) => c.getBoundingClientRect().bottom))
+                                         - slot.getBoundingClientRect().top };
+  nodeB.host.querySelector(".node-body").append(other);
+
   // 7. Graph-aware routing: a sampler inside a subgraph (execution id "40:5") and a graph rebuilt in
   // place, as ComfyUI's loadApiJson does (same node id, the Vue node keeps the removed node's element).
   const graphOf = (nodes) => ({ nodes, getNodeById: (id) => nodes.find((n) => n.id === id) ?? null });
