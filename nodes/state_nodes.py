@@ -29,6 +29,7 @@ class EchoSaveSceneMemory:
                    "output/echo_stream/<name>.safetensors, written atomically. Load Scene Memory continues it "
                    "later, even after a restart.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["save session", "save kv cache"]
     FUNCTION = "save"
     OUTPUT_NODE = True
     RETURN_TYPES = (SCENE_MEMORY,)
@@ -55,6 +56,7 @@ class EchoLoadSceneMemory:
     DESCRIPTION = ("Loads a saved session from output/echo_stream into memory, checking that it fits the "
                    "model. Connect it to the Streaming Sampler's scene_memory input to continue the video.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["resume session", "continue video", "load kv cache"]
     FUNCTION = "load"
     RETURN_TYPES = (SCENE_MEMORY,)
     RETURN_NAMES = ("scene_memory",)
