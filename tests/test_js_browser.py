@@ -181,10 +181,11 @@ def test_two_runs_of_a_continued_session_form_one_timeline(summary):
 def test_scrubbing_shows_the_frame_under_the_playhead(summary):
     scrub = summary["scrub"]
     assert scrub["mode"] == "pause" and scrub["badge"] == "PAUSED"
-    assert scrub["shownFrame"] == 16, "video frame 66 of 624 = latent frame 16 (block 5)"
+    # 52 blocks = 156 latent frames = 4 * 156 - 3 = 621 video frames; latent frame f > 0 is video [4f - 3, 4f]
+    assert scrub["shownFrame"] == 17, "video frame 65 of 621 = latent frame 17 (block 5)"
     assert scrub["expectedSrc"]
     assert scrub["chip"] == "beach \u00b7 start"
-    assert _pct(scrub["headLeft"]) == pytest.approx(100 * 66 / 624, abs=1e-3)
+    assert _pct(scrub["headLeft"]) == pytest.approx(100 * 65 / 621, abs=1e-3)
     thin = summary["scrubThinned"]
     assert thin["shownFrame"] == 89, "latent frame 91 has no image; 89 is the nearest kept"
     assert thin["chip"] == "city \u00b7 cut"
