@@ -122,9 +122,8 @@ def common(g: Graph, session="default", mode="new", loader=echo_loader):
 
 def scene_chain(g: Graph, clip, sampler, scenes, x=380):
     """scenes: (node type, prompt, seconds, extra widgets) -> encoders + script nodes linked in a chain."""
-    script = None
-    for i, (kind, prompt, seconds, extra) in enumerate(scenes):
-        y = i * 190
+    script, y = None, 0
+    for kind, prompt, seconds, extra in scenes:
         enc = g.node("CLIPTextEncode", (x, y), inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")],
                      widgets=[prompt], size=(380, 150))
         g.link(clip, 0, enc, "clip")
@@ -133,10 +132,13 @@ def scene_chain(g: Graph, clip, sampler, scenes, x=380):
                           outputs=[("script", "SCENE_SCRIPT")], widgets=[seconds, *extra], size=(300, 150))
         else:
             node = g.node(kind, (x + 420, y), inputs=[("script", "SCENE_SCRIPT"), ("conditioning", "CONDITIONING")],
-                          outputs=[("script", "SCENE_SCRIPT")], widgets=[seconds, *extra], size=(300, 150))
+                          outputs=[("script", "SCENE_SCRIPT")], widgets=[seconds, *extra],
+                          size=(300, 210 if kind == "EchoSceneRecall" else 150))
             g.link(script, 0, node, "script")
         g.link(enc, 0, node, "conditioning")
         script = node
+        # row heights as the Vue renderer draws these nodes: a start and a recall have one more widget
+        y += {"EchoSceneRecall": 250, "EchoSceneStart": 215}.get(kind, 200)
     g.link(script, 0, sampler, "script")
 
 
