@@ -1,4 +1,4 @@
-"""`python -m echo_stream <command>`: the pack's command line. Commands: demo.
+"""`python -m echo_stream <command>`: the pack's command line. Commands: demo, export.
 
 Relative imports only: the pack folder may be imported under any name (ComfyUI uses the folder's).
 """
@@ -8,6 +8,8 @@ USAGE = """usage: python -m echo_stream <command> [options]
 
 commands:
   demo    the six-scene interactive demo (python -m echo_stream demo --help)
+  export  a causal Wan checkpoint as a file core's Load Diffusion Model loads as its causal
+          model, for core's Sampler AR Video (python -m echo_stream export --help)
 """
 
 
@@ -21,6 +23,10 @@ def main(argv=None) -> int:
         from .demo.cli import main as demo_main
 
         return demo_main(rest)
+    if command == "export":
+        from .cli.export import main as export_main
+
+        return export_main(rest)
     print(f"unknown command {command!r}\n\n{USAGE}", end="", file=sys.stderr)
     return 2
 

@@ -19,9 +19,10 @@ def random_model(short: bool, device: torch.device, dtype: torch.dtype) -> Causa
     return CausalWan(dit.to(device=device, dtype=dtype), cfg)
 
 
-def checkpoint_model(path: str, device: torch.device, dtype: torch.dtype, num_heads: int | None = None) -> CausalWan:
+def checkpoint_model(path: str, device: torch.device, dtype: torch.dtype, num_heads: int | None = None,
+                     prefer_ema: bool = True) -> CausalWan:
     try:
-        return load_causal_wan(path, dtype=dtype, device=device, num_heads=num_heads)
+        return load_causal_wan(path, dtype=dtype, device=device, num_heads=num_heads, prefer_ema=prefer_ema)
     except CheckpointError as err:
         if num_heads is None and "num_heads" in str(err):  # a hidden size Wan's 128-wide heads do not divide
             raise CheckpointError(f"{err} (on the command line: --num-heads N)") from None

@@ -181,6 +181,9 @@ def unwrap(data, source, prefer_ema: bool = True) -> dict:
     if not isinstance(data, dict):
         raise CheckpointError(f"{source}: holds a {type(data).__name__}, not a dict of tensors")
     order = CONTAINER_KEYS if prefer_ema else ("generator",) + tuple(k for k in CONTAINER_KEYS if k != "generator")
+    if not prefer_ema and isinstance(data.get("generator_ema"), dict) and not isinstance(data.get("generator"), dict):
+        raise CheckpointError(f"{source}: the non-EMA weights ('generator') were asked for, but the file holds "
+                              f"only 'generator_ema'; load it with the EMA weights")
     for key in order:
         if isinstance(data.get(key), dict):
             return unwrap(data[key], source, prefer_ema)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 
 import torch
@@ -13,23 +14,17 @@ from ..runtime.latent_file import save_latent
 from ..runtime.memory_choice import MemoryChoice
 from ..runtime.preview import latent_to_rgb, save_animation, to_images
 from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
-from ..runtime.session import SESSIONS, Session, SessionSpec, estimate_cache_bytes
+from ..runtime.registry import SESSIONS
+from ..runtime.session import Session, SessionSpec, estimate_cache_bytes
+from ..runtime.steps import parse_steps
 from . import comfy
 from .files import plural, safe_name
+from .session_memory import watch_sessions
+from .stream_video import VaeDecoding
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
 MAX_ANIMATION_FRAMES = 1200  # latent frames in the node's own animated preview (older ones are thinned)
-
-
-def parse_steps(text: str) -> tuple[float, ...]:
-    try:
-        steps = tuple(float(s) for s in str(text).replace(";", ",").split(",") if s.strip())
-    except ValueError:
-        raise EchoError(f"steps must be numbers separated by commas, like '1000, 750, 500, 250'; got {text!r}") from None
-    if not steps:
-        raise EchoError("the step list is empty; give timesteps like '1000, 750, 500, 250'")
-    return steps
 
 
 class EchoStreamingSampler:
@@ -42,10 +37,12 @@ class EchoStreamingSampler:
     SEARCH_ALIASES = ["long video", "infinite video", "streaming video", "autoregressive sampler", "interactive video"]
     FUNCTION = "sample"
     OUTPUT_NODE = True  # it shows an animated preview of the run
-    RETURN_TYPES = ("LATENT", SCENE_MEMORY)
-    RETURN_NAMES = ("latent", "scene_memory")
+    RETURN_TYPES = ("LATENT", SCENE_MEMORY, "STRING", "VIDEO")
+    RETURN_NAMES = ("latent", "scene_memory", "video_path", "video")
     OUTPUT_TOOLTIPS = ("This run's video latents [B, 16, T, H/8, W/8], for VAE Decode.",
-                       "The session (scene memory, RNG, timeline), for Save Scene Memory.")
+                       "The session (scene memory, RNG, timeline), for Save Scene Memory.",
+                       "With a vae connected: the session's video file (output/echo_stream), all runs so far.",
+                       "With a vae connected: the session's video so far, for Save Video and other video nodes.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -70,6 +67,15 @@ class EchoStreamingSampler:
             "memory": (MEMORY_CONFIG, {"tooltip": "Scene Memory Settings; default echo_forcing. Ignored when continuing."}),
             "scene_memory": (SCENE_MEMORY, {"tooltip": "Continue this session (e.g. from Load Scene Memory); "
                                                        "overrides session and mode."}),
+            "first_block_steps": ("STRING", {"default": "", "tooltip": "Timesteps of a new session's first block; "
+                                             "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
+                                             "models want '1000, 750, 500, 250' here."}),
+            "vae": ("VAE", {"tooltip": "The Wan 2.1 VAE: blocks are decoded as they are made and appended to one "
+                                       "video per session in output/echo_stream (seamless across runs); the "
+                                       "live preview then shows decoded frames."}),
+            "decode_every": ("INT", {"default": 1, "min": 0, "max": 10000,
+                                     "tooltip": "With a vae: decode every N blocks (1: each block as it is made; "
+                                                "0: only when the run ends)."}),
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -78,18 +84,21 @@ class EchoStreamingSampler:
         return float("nan") if mode == "continue" or scene_memory is not None else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
-               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None):
+               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
+               first_block_steps="", vae=None, decode_every: int = 1):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
+        watch_sessions()
         name = (session or "").strip() or "default"
         if scene_memory is not None:
+            SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Streaming Sampler")
             name, mode = scene_memory.session, "continue"
-        if mode == "continue" and SESSIONS.get(name) is None and scene_memory is None:
+        if mode == "continue" and SESSIONS.peek(name) is None and scene_memory is None:
             log.info("echo_stream: no session %r yet; starting it", name)  # the first Queue of a loop
             mode = "new"
         continued = mode == "continue"
         if continued:
-            current = SESSIONS.require(name)
+            current = SESSIONS.peek(name) or SESSIONS.require(name)  # a parked one comes back after reserve
             if (current.spec.width, current.spec.height) != (width, height):
                 raise EchoError(f"session {name!r} is {current.spec.width}x{current.spec.height}; set width and "
                                 f"height to match it, or start a new session")
@@ -98,18 +107,24 @@ class EchoStreamingSampler:
                                 f"model {model.frames_per_block}; start a new session")
             spec = current.spec
         else:
+            first = parse_steps(first_block_steps) if str(first_block_steps or "").strip() else None
             spec = SessionSpec(width, height, int(seed), 1, model.frames_per_block, parse_steps(steps),
-                               memory=memory or MemoryChoice())
+                               memory=memory or MemoryChoice(), first_steps=first)
             SESSIONS.drop(name)  # free the old cache before the new one is allocated
         cache_bytes = estimate_cache_bytes(model.causal, spec)
-        comfy.reserve(cache_bytes, model.causal.device, model.patcher)
-        if continued:
-            current.use_model(model.causal)
-        else:
-            current = SESSIONS.put(Session(name, model.causal, spec))
-        return self._run(current, script, continued, unique_id)
+        with SESSIONS.busy(name):  # never parked by the room ComfyUI makes for it, nor while it runs
+            comfy.reserve(cache_bytes, model.causal.device, model.patcher)
+            if continued:
+                current = SESSIONS.require(name, model.causal, model.name)
+            else:
+                current = SESSIONS.put(Session(name, model.causal, spec, model.name))
+            decoding = VaeDecoding(vae, current, decode_every, continued, model.patcher) if vae is not None else None
+            if decoding is None and continued and current.video_decode is not None:
+                log.warning("echo_stream: session %r has a video but no vae is connected; this run's blocks will be "
+                            "missing from it (connect the VAE to keep the video whole)", current.name)
+            return self._run(current, script, continued, unique_id, decoding)
 
-    def _run(self, session: Session, script: SceneScript, continued: bool, node_id):
+    def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None):
         plan = session.plan(script)
         total = sum(p.blocks for p in plan)
         factors = comfy.wan_rgb_factors()
@@ -120,9 +135,15 @@ class EchoStreamingSampler:
         stop: list[BaseException] = []
 
         def on_block(report):
-            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report))
+            decoded = decoding.add_block(report.latents) if decoding is not None else None
+            if decoded is not None:  # the block's own frames are the last ones decoded
+                decoded = decoded[-report.latents.shape[2]:]
+            comfy.send_event(BLOCK_EVENT, lambda: events.block_event(report, decoded))
             if progress is not None:
-                frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
+                if decoded is not None:
+                    frame = (decoded[-1:].clamp(0, 1) * 255).round().to(torch.uint8)
+                else:
+                    frame = latent_to_rgb(report.latents[0, :, -1:], *(factors or (None, None)))
                 image = to_images(frame, max_width=512)[0]
                 try:  # ComfyUI's progress hook is also its interrupt check; keep the blocks made so far
                     progress.update_absolute(report.run_block + 1, total, ("JPEG", image, 512))
@@ -131,15 +152,18 @@ class EchoStreamingSampler:
                         raise  # KeyboardInterrupt, SystemExit: not ours to hold back
                     stop.append(err)
 
+        started = time.perf_counter()
         try:
             result = session.run(script, plan=plan, on_block=on_block,
                                  should_stop=lambda: bool(stop) or comfy.interrupted())
         except BaseException as err:  # Cancel is a BaseException since ComfyUI 0.20; all are re-raised
+            self._finish_video(decoding)  # the video keeps every finished block
             if comfy.is_interrupt(err):
                 self._keep_partial(session, events, "interrupted")
             else:
                 self._keep_partial(session, events, "error", str(err) or type(err).__name__)
             raise
+        self._finish_video(decoding, session.name, result.blocks_done, time.perf_counter() - started)
         if result.interrupted:
             self._keep_partial(session, events, "interrupted")
             if stop:
@@ -147,8 +171,24 @@ class EchoStreamingSampler:
             comfy.raise_if_interrupted()
         comfy.send_event(RUN_EVENT, events.run_event("end", result))
         ui = self._animation(session, result.latents, factors)
-        handle = SceneMemoryHandle(session.name, session.blocks_done)
-        return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle)}
+        handle = SceneMemoryHandle(session.name, session.blocks_done, session.id)
+        video_path, video = decoding.outputs() if decoding is not None else ("", None)
+        return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle, video_path, video)}
+
+    @staticmethod
+    def _finish_video(decoding, name: str = "", blocks: int = 0, elapsed: float = 0.0) -> None:
+        """Decode what is queued and finish the file, also after Cancel or an error (nothing is lost)."""
+        if decoding is None:
+            return
+        try:
+            decoding.finish()
+        except Exception:  # noqa: BLE001 - the run's own outcome matters more; the blocks stay queued
+            log.exception("echo_stream: writing the session video failed; its blocks stay queued in the session")
+            return
+        if blocks:
+            seconds = decoding.decode.decode_seconds
+            log.info("echo_stream: session %r: decoding %s into %s took %.2f s (%.0f%% of the run)",
+                     name, plural(blocks, "block"), decoding.path, seconds, 100 * seconds / max(elapsed, 1e-9))
 
     def _keep_partial(self, session: Session, events: RunEvents, phase: str, message: str | None = None) -> None:
         """Tell the widget the run ended early and save its latents; never masks the error being raised."""

@@ -139,25 +139,29 @@ class EchoSceneScriptFromText:
         }}
 
     def build(self, clip, timeline, default_seconds=10.0):
-        scenes = parse_timeline(timeline, default_seconds)
-        encoded: dict[str, object] = {}
+        return (encode_scenes(clip, parse_timeline(timeline, default_seconds), "Scene Script From Text"),)
 
-        def encode(text):  # one encoding per distinct text
-            if text not in encoded:
-                encoded[text] = conditioning_tensor(_encode(clip, text), "Scene Script From Text")
-            return encoded[text]
 
-        conds = [encode(scene.prompt) for scene in scenes]
-        features = [None] * len(scenes)
-        if any(scene.transition == "recall" for scene in scenes):  # the released code builds them only then
-            features = [prompt_feature(encode(text)) for text in recall_texts([scene.prompt for scene in scenes])]
-        script = None
-        for scene, cond, feature in zip(scenes, conds, features):
-            if script is None:
-                script = SceneScript.start(cond, scene.seconds, prompt_feature=feature)
-            else:
-                script = script.then(cond, scene.seconds, scene.transition, prompt_feature=feature)
-        return (script,)
+def encode_scenes(clip, scenes, where: str) -> SceneScript:
+    """A script of parsed text scenes, each prompt encoded once with the CLIP."""
+    encoded: dict[str, object] = {}
+
+    def encode(text):  # one encoding per distinct text
+        if text not in encoded:
+            encoded[text] = conditioning_tensor(_encode(clip, text), where)
+        return encoded[text]
+
+    conds = [encode(scene.prompt) for scene in scenes]
+    features = [None] * len(scenes)
+    if any(scene.transition == "recall" for scene in scenes):  # the released code builds them only then
+        features = [prompt_feature(encode(text)) for text in recall_texts([scene.prompt for scene in scenes])]
+    script = None
+    for scene, cond, feature in zip(scenes, conds, features):
+        if script is None:
+            script = SceneScript.start(cond, scene.seconds, prompt_feature=feature)
+        else:
+            script = script.then(cond, scene.seconds, scene.transition, prompt_feature=feature)
+    return script
 
 
 def _encode(clip, prompt: str):

@@ -9,9 +9,11 @@ import time
 import uuid
 from typing import Callable
 
+import torch
+
 from .preview import data_url, latent_to_rgb, to_images
 from .session import BlockReport, RunResult, Session
-from .script import FPS, PIXEL_FRAMES_PER_LATENT
+from ..engine.geometry import FPS, VAE_TEMPORAL_STRIDE
 
 VERSION = 1
 RUN_EVENT = "echo_stream.run"
@@ -57,17 +59,22 @@ class RunEvents:
             "phase": phase, "continued": self.continued, "first_block": self.first_block,
             "run_blocks": run_blocks, "total_blocks": self.first_block + run_blocks,
             "frames_per_block": self.session.spec.frames_per_block, "fps": FPS,
-            "frames_per_image": PIXEL_FRAMES_PER_LATENT, "scenes": scenes,
+            "frames_per_image": VAE_TEMPORAL_STRIDE, "scenes": scenes,
         }
         if message is not None:
             payload["message"] = message
         return payload
 
-    def block_event(self, report: BlockReport) -> dict:
+    def block_event(self, report: BlockReport, decoded=None) -> dict:
+        """`decoded`: the block's frames from the VAE ([k, H, W, 3] in [0, 1], one per latent), shown
+        instead of the latent-to-RGB approximation when a VAE decodes the stream."""
         fpb = self.session.spec.frames_per_block
         images = []
         if self.throttle.ready():
-            frames = latent_to_rgb(report.latents[0], *self._factors())
+            if decoded is not None:
+                frames = (decoded.float().clamp(0, 1) * 255).round().to(torch.uint8)
+            else:
+                frames = latent_to_rgb(report.latents[0], *self._factors())
             images = [data_url(image) for image in to_images(frames, self.max_width)]
         done = report.run_block + 1
         rate = done / report.elapsed if report.elapsed > 0 else 0.0

@@ -102,9 +102,10 @@ def common(g: Graph, session="default", mode="new", loader=echo_loader):
     clip = g.node("CLIPLoader", (0, below), outputs=[("CLIP", "CLIP")], widgets=[TEXT, "wan", "default"])
     sampler = g.node("EchoStreamingSampler", (1180, 0),
                      inputs=[("model", "ECHO_MODEL"), ("script", "SCENE_SCRIPT"), ("memory", "ECHO_MEMORY_CONFIG"),
-                             ("scene_memory", "SCENE_MEMORY")],
-                     outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY")],
-                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 640))
+                             ("scene_memory", "SCENE_MEMORY"), ("vae", "VAE")],
+                     outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY"), ("video_path", "STRING"),
+                              ("video", "VIDEO")],
+                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 680))
     g.link(model, 0, sampler, "model")
     vae = g.node("VAELoader", (1180, 700), outputs=[("VAE", "VAE")], widgets=[VAE])
     decode = g.node("VAEDecodeTiled", (1680, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
