@@ -69,10 +69,12 @@ class SceneRecord:
     transition: str  # "start", "smooth", "cut", "recall", "auto"
     start_block: int
     blocks: int = 0
+    recalls: dict | None = None  # a recall with a named target: {"index", "label"} of the scene it returns to
 
     def to_json(self) -> dict:
-        return {"index": self.index, "label": self.label, "transition": self.transition,
-                "start_block": self.start_block, "blocks": self.blocks}
+        record = {"index": self.index, "label": self.label, "transition": self.transition,
+                  "start_block": self.start_block, "blocks": self.blocks}
+        return record | ({"recalls": self.recalls} if self.recalls is not None else {})
 
 
 def recall_target(target: str | int) -> str | int:
@@ -86,6 +88,7 @@ class PlannedScene:
     blocks: int
     transition: str | None  # what the memory is told at the scene's first block; None = carry on
     record_index: int  # session scene index this scene's blocks belong to
+    recalls: dict | None = None  # a recall's named target: {"index", "label"} (None: by similarity, or no recall)
 
 
 @dataclass
@@ -178,6 +181,7 @@ class Session:
         """Blocks per scene and what each scene's first block tells the memory; checks recall targets."""
         counts = script.block_counts(self.spec.frames_per_block)
         labels = {r.label: r.index for r in self.scenes if r.label}
+        names = {r.index: r.label for r in self.scenes}
         next_index = len(self.scenes)
         planned = []
         for position, (scene, blocks) in enumerate(zip(script.scenes, counts)):
@@ -189,13 +193,19 @@ class Session:
                     transition = None  # continue the current scene
                 else:
                     transition = scene.on_continue
+            recalls = None
             if transition == "recall" and scene.recall is not None:
                 self._check_recall(scene.recall, labels, next_index, position)
+                target = recall_target(scene.recall)
+                target = target if isinstance(target, int) else labels[target]
+                recalls = {"index": target, "label": names.get(target)}
             index = next_index - 1 if transition is None else next_index
             next_index = index + 1
-            if scene.label and transition is not None:
-                labels[scene.label] = index
-            planned.append(PlannedScene(scene, blocks, transition, index))
+            if transition is not None:
+                names[index] = scene.label
+                if scene.label:
+                    labels[scene.label] = index
+            planned.append(PlannedScene(scene, blocks, transition, index, recalls))
         return planned
 
     def _same_prompt(self, conditioning) -> bool:
@@ -245,7 +255,8 @@ class Session:
             return self.scenes[-1], {}
         # the scene's first block: a new scene record (kept if the block fails, so it is not made twice)
         if not self.scenes or self.scenes[-1].index != planned.record_index:
-            self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition, self.blocks_done))
+            self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition, self.blocks_done,
+                                           recalls=planned.recalls))
         record = self.scenes[-1]
         self.conditioning = scene.conditioning
         extras = {"label": scene.label} if scene.label else {}
@@ -269,7 +280,8 @@ class Session:
                 records[-1]["blocks"] += p.blocks
             else:
                 records.append({"index": p.record_index, "label": p.scene.label, "transition": p.transition,
-                                "start_block": block, "blocks": p.blocks})
+                                "start_block": block, "blocks": p.blocks}
+                               | ({"recalls": p.recalls} if p.recalls is not None else {}))
             block += p.blocks
         return records
 
