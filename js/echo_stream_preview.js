@@ -10,13 +10,22 @@ import { api } from "../../scripts/api.js";
 import { parseBlockEvent, parseExecutedOutput, parseRunEvent } from "./lib/payload.js";
 import { MIN_HEIGHT, PlayerWidget } from "./lib/player_widget.js";
 import { SteeringPanel } from "./lib/steering_panel.js";
+import { playersForExecutionId, RetiredElements } from "./lib/routing.js";
+import { keepDeclaredRounding } from "./lib/widget_rounding.js";
 
 const NODE_CLASS = "EchoStreamingSampler";
 const WIDGET_NAME = "echo_preview";
 const DEFAULT_WIDTH = 460;
+// The classic renderer places a DOM widget's element inside its slot less this margin above and below
+// (ComfyUI frontend 1.45, BaseDOMWidgetImpl.DEFAULT_MARGIN) and draws core's progress preview image right
+// after the slot: the slot must hold the player's whole minimum height, or its status line ends up
+// under that image.
+const DOM_MARGIN = 10;
 
 // node -> PlayerWidget for every live sampler node in the page (several graphs, subgraphs).
 const players = new Map();
+// Elements of removed samplers' players that the Vue renderer may still show (lib/routing.js).
+const retired = new RetiredElements();
 
 // Warn once per distinct problem: a misconfigured server would otherwise flood the console.
 const warned = new Set();
@@ -31,12 +40,14 @@ function apiURL(path) {
   return typeof api.apiURL === "function" ? api.apiURL(path) : `/api${path}`;
 }
 
-// Node ids are numbers in the graph and strings in events: compare as strings. The id is read at
-// event time because a node created from the menu gets its id only after nodeCreated.
+// An event's node is an execution id ("6", or "12:5" inside a subgraph), resolved at event time from
+// the root graph: a node created from the menu or by an API-format load gets its id after nodeCreated.
 function playersFor(nodeId) {
-  const out = [];
-  for (const [node, player] of players) if (String(node.id) === nodeId) out.push(player);
-  return out;
+  const found = playersForExecutionId(players, app.rootGraph ?? app.graph, nodeId);
+  for (const [node, player] of found) {
+    retired.adopt(player.element, node.graph, node.id);
+  }
+  return found.map(([, player]) => player);
 }
 
 function route(kind, parse, handle) {
@@ -74,7 +85,8 @@ function attach(node) {
   node.addDOMWidget(WIDGET_NAME, WIDGET_NAME, player.element, {
     serialize: false, // the preview is not part of the workflow
     hideOnZoom: false,
-    getMinHeight: () => MIN_HEIGHT,
+    margin: DOM_MARGIN,
+    getMinHeight: () => MIN_HEIGHT + 2 * DOM_MARGIN,
   });
   players.set(node, player);
   attachSteering(node, player);
@@ -87,6 +99,7 @@ function attach(node) {
   chain(node, "onRemoved", () => {
     player.destroy();
     players.delete(node);
+    retired.retire(player.element, node.graph, node.id);
   });
 
   // Wide enough for the timeline labels; a saved workflow's size is applied after this.
@@ -96,12 +109,14 @@ function attach(node) {
   }
 }
 
+const STEERING_MIN_HEIGHT = 190;
+
 // The live-steering controls under the player (js/lib/steering_panel.js); they follow the player's runs.
 function attachSteering(node, player) {
   const sessionName = () => node.widgets?.find((w) => w.name === "session")?.value ?? "default";
   const panel = new SteeringPanel({ document, fetch: (url, init) => fetch(url, init), apiURL, sessionName });
   node.addDOMWidget("echo_steering", "echo_steering", panel.element, { serialize: false, hideOnZoom: false,
-    getMinHeight: () => 190 });
+    margin: DOM_MARGIN, getMinHeight: () => STEERING_MIN_HEIGHT + 2 * DOM_MARGIN });
   chain(player, "handleRun", (ev) => panel.handleRun(ev));
   chain(node, "onRemoved", () => panel.destroy());
 }
@@ -116,6 +131,8 @@ app.registerExtension({
   },
 
   nodeCreated(node) {
+    // Quarter-second inputs stay on quarter seconds (the front end would show and keep one decimal).
+    if (String(node?.comfyClass ?? node?.type ?? "").startsWith("Echo")) keepDeclaredRounding(node);
     if (!isSampler(node)) return;
     try {
       attach(node);

@@ -23,6 +23,7 @@ class EchoExportForCore:
                    "Model loads as its own causal model (ComfyUI >= 0.21), for core's Sampler AR Video. Set that "
                    "sampler's num_frame_per_block to 3 for chunk-wise models, 1 for frame-wise ones.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["export causal model", "convert checkpoint", "causal_ar safetensors"]
     FUNCTION = "export"
     OUTPUT_NODE = True
     RETURN_TYPES = ("STRING",)

@@ -29,6 +29,7 @@ class EchoCausalModelLoader:
                    "LongLive or Causal Forcing .pt files, or original, ComfyUI or diffusers safetensors. The format is "
                    "detected from the file. LongLive's LoRA can be merged in.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["self forcing", "causal forcing", "longlive", "causvid", "causal wan", "autoregressive model"]
     FUNCTION = "load"
     RETURN_TYPES = (ECHO_MODEL,)
     RETURN_NAMES = ("model",)
@@ -75,6 +76,7 @@ class EchoCausalModelFromMODEL:
                    "causal Wan: the engine runs over that model's own modules, and ComfyUI's model "
                    "management places the weights (fp8, lowvram and LoRA patches keep working).")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["causal wan", "autoregressive video", "self forcing model"]
     FUNCTION = "wrap"
     RETURN_TYPES = (ECHO_MODEL,)
     RETURN_NAMES = ("model",)

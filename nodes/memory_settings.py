@@ -24,6 +24,7 @@ class EchoSceneMemorySettings:
                    "scene after a switch); the others are the baselines it is compared with. The frame and "
                    "decay settings apply to echo_forcing; window_frames and sink_frames to the others.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["echo forcing", "kv cache", "memory budget", "long video memory"]
     FUNCTION = "settings"
     RETURN_TYPES = (MEMORY_CONFIG,)
     RETURN_NAMES = ("memory",)

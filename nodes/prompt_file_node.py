@@ -46,6 +46,7 @@ class EchoSceneScriptFromPromptFile:
                    "latent frames = 10 s) or Echo-Forcing's interactive sets (.txt, one timeline per line: "
                    "'scene [10s#] | scene [10s@] | scene [10s]'). Each prompt is encoded with the CLIP.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["prompt file", "longlive prompts", "memflow benchmark", "jsonl prompts"]
     FUNCTION = "build"
     RETURN_TYPES = (SCENE_SCRIPT, "INT")
     RETURN_NAMES = ("script", "scripts_in_file")

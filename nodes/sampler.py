@@ -35,6 +35,7 @@ class EchoStreamingSampler:
                    "keeps what was generated: the session can be continued, and the partial latents are saved "
                    "to output/echo_stream.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["long video", "infinite video", "streaming video", "autoregressive sampler", "interactive video"]
     FUNCTION = "sample"
     OUTPUT_NODE = True  # it shows an animated preview of the run
     RETURN_TYPES = ("LATENT", SCENE_MEMORY, "STRING", "VIDEO")

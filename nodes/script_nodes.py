@@ -12,7 +12,7 @@ from ..runtime.script import SceneScript
 from ..runtime.timeline_text import parse_timeline
 from .types import CATEGORY, SCENE_SCRIPT, conditioning_tensor
 
-SECONDS = ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25,
+SECONDS = ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25, "round": 0.25,
                      "tooltip": "How long the scene lasts. One block of 3 latent frames is 0.75 s of video "
                                 "(12 frames at 16 fps); durations are rounded down to whole blocks."})
 LABEL = ("STRING", {"default": "", "tooltip": "Optional name of the scene, so a Scene Recall can return to it."})
@@ -24,6 +24,7 @@ SCRIPT_OUT = ("The script with this scene appended.",)
 class EchoSceneStart:
     DESCRIPTION = "Begins a scene script with its first scene."
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["scene", "shot", "storyboard", "first prompt"]
     FUNCTION = "start"
     RETURN_TYPES = (SCENE_SCRIPT,)
     RETURN_NAMES = ("script",)
@@ -66,12 +67,14 @@ class EchoPromptSwitch(_AddScene):
     DESCRIPTION = ("A smooth transition to a new prompt: the old scene's memory stays and fades out "
                    "(difference-aware decay), so the video flows into the new scene.")
     TRANSITION = "smooth"
+    SEARCH_ALIASES = ["prompt travel", "change prompt", "smooth transition"]
 
 
 class EchoHardCut(_AddScene):
     DESCRIPTION = ("A hard cut: the old scene is dropped from the attention window (only a faint recall "
                    "frame remains for one block) and positions jump, so the new shot starts fresh.")
     TRANSITION = "cut"
+    SEARCH_ALIASES = ["scene cut", "new shot", "cut"]
 
 
 class EchoAutoTransition(_AddScene):
@@ -79,6 +82,7 @@ class EchoAutoTransition(_AddScene):
                    "switch when the new prompt is close to the current one, else a hard cut. Similarity is the "
                    "cosine of the mean-pooled conditioning (only a CONDITIONING arrives here, not the text).")
     TRANSITION = "auto"
+    SEARCH_ALIASES = ["automatic transition", "switch prompt", "choose transition"]
 
 
 class EchoSceneRecall(_AddScene):
@@ -88,6 +92,7 @@ class EchoSceneRecall(_AddScene):
                    "CONDITIONING arrives here, so similarity is that of the mean-pooled embeddings (words all "
                    "prompts share count too); Scene Script From Text matches by prompt text as the released "
                    "Echo-Forcing code does.")
+    SEARCH_ALIASES = ["return to scene", "flashback", "recall", "go back"]
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -113,6 +118,7 @@ class EchoSceneScriptFromText:
                    "timeline, scenes are matched as the released code matches them: words found in at least "
                    "max(2, ceil(0.7 N)) of the N prompts (and stop words) are dropped, the rest re-encoded.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["timeline", "prompt schedule", "multi prompt", "storyboard text"]
     FUNCTION = "build"
     RETURN_TYPES = (SCENE_SCRIPT,)
     RETURN_NAMES = ("script",)
@@ -128,6 +134,7 @@ class EchoSceneScriptFromText:
                                     "the fox leaps into a frozen river [10s]",
                                     "tooltip": "Scenes separated by '|', each with [Ns], [Ns#] or [Ns@]."}),
             "default_seconds": ("FLOAT", {"default": 10.0, "min": 0.25, "max": 36000.0, "step": 0.25,
+                                          "round": 0.25,
                                           "tooltip": "Duration of a scene written without [Ns]."}),
         }}
 

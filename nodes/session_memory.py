@@ -34,6 +34,7 @@ class EchoFreeSceneMemory:
                    "the bytes released are shown. Give the scene_memory from the sampler (it then runs after the "
                    "sampler), or a session name; '*' frees every session. Save Scene Memory first to keep it.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["free session", "unload session", "release kv cache"]
     FUNCTION = "free"
     OUTPUT_NODE = True
     RETURN_TYPES = ("INT",)

@@ -30,6 +30,7 @@ class EchoSaveSceneMemory:
                    "output/echo_stream/<name>.safetensors, written atomically. Load Scene Memory continues it "
                    "later, even after a restart.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["save session", "save kv cache"]
     FUNCTION = "save"
     OUTPUT_NODE = True
     RETURN_TYPES = (SCENE_MEMORY,)
@@ -59,6 +60,7 @@ class EchoLoadSceneMemory:
                    "model. Connect it to the Streaming Sampler's scene_memory input to continue the video. It "
                    "loads the file again on every Queue, so each run continues from the saved point.")
     CATEGORY = CATEGORY
+    SEARCH_ALIASES = ["resume session", "continue video", "load kv cache"]
     FUNCTION = "load"
     RETURN_TYPES = (SCENE_MEMORY,)
     RETURN_NAMES = ("scene_memory",)

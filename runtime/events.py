@@ -82,7 +82,8 @@ class RunEvents:
         return self._base() | {
             "block": report.block, "run_block": report.run_block, "run_blocks": report.run_blocks,
             "total_blocks": self.first_block + report.run_blocks,
-            "scene": {"index": report.scene.index, "label": report.scene.label, "transition": report.scene.transition},
+            "scene": {"index": report.scene.index, "label": report.scene.label, "transition": report.scene.transition}
+            | ({"recalls": report.scene.recalls} if report.scene.recalls is not None else {}),
             "images": images, "image_frame": report.block * fpb,
             "timing": {"elapsed": round(report.elapsed, 3), "blocks_per_second": round(rate, 4),
                        "eta": None if eta is None else round(eta, 2)},

@@ -73,11 +73,13 @@ class SceneRecord:
     recall: str | int | None = None  # the recalled scene: as named, or as the memory picked it
     mode: str | None = None  # what the memory did (smooth, cut, recall) when it says so; auto resolves here
     text_feature: bool = False  # recall similarity came from the script's own prompt feature (distinctive words)
+    recalls: dict | None = None  # a recall with a named target: {"index", "label"} of the scene it returns to
 
     def to_json(self) -> dict:
-        return {"index": self.index, "label": self.label, "transition": self.transition,
-                "start_block": self.start_block, "blocks": self.blocks, "text": self.text,
-                "recall": self.recall, "mode": self.mode, "text_feature": self.text_feature}
+        record = {"index": self.index, "label": self.label, "transition": self.transition,
+                  "start_block": self.start_block, "blocks": self.blocks, "text": self.text,
+                  "recall": self.recall, "mode": self.mode, "text_feature": self.text_feature}
+        return record | ({"recalls": self.recalls} if self.recalls is not None else {})
 
 
 def recall_target(target: str | int) -> str | int:
@@ -91,6 +93,7 @@ class PlannedScene:
     blocks: int
     transition: str | None  # what the memory is told at the scene's first block; None = carry on
     record_index: int  # session scene index this scene's blocks belong to
+    recalls: dict | None = None  # a recall's named target: {"index", "label"} (None: by similarity, or no recall)
 
 
 @dataclass
@@ -183,6 +186,7 @@ class Session:
         """Blocks per scene and what each scene's first block tells the memory; checks recall targets."""
         counts = script.block_counts(self.spec.frames_per_block)
         labels = {r.label: r.index for r in self.scenes if r.label}
+        names = {r.index: r.label for r in self.scenes}
         next_index = len(self.scenes)
         planned = []
         for position, (scene, blocks) in enumerate(zip(script.scenes, counts)):
@@ -194,13 +198,19 @@ class Session:
                     transition = None  # continue the current scene
                 else:
                     transition = scene.on_continue
+            recalls = None
             if transition == "recall" and scene.recall is not None:
                 self._check_recall(scene.recall, labels, next_index, position)
+                target = recall_target(scene.recall)
+                target = target if isinstance(target, int) else labels[target]
+                recalls = {"index": target, "label": names.get(target)}
             index = next_index - 1 if transition is None else next_index
             next_index = index + 1
-            if scene.label and transition is not None:
-                labels[scene.label] = index
-            planned.append(PlannedScene(scene, blocks, transition, index))
+            if transition is not None:
+                names[index] = scene.label
+                if scene.label:
+                    labels[scene.label] = index
+            planned.append(PlannedScene(scene, blocks, transition, index, recalls))
         return planned
 
     def _same_prompt(self, conditioning) -> bool:
@@ -269,7 +279,7 @@ class Session:
             recall = recall_target(scene.recall) if planned.transition == "recall" and scene.recall is not None else None
             self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition, self.blocks_done,
                                            text=scene.text, recall=recall,
-                                           text_feature=scene.prompt_feature is not None))
+                                           text_feature=scene.prompt_feature is not None, recalls=planned.recalls))
         record = self.scenes[-1]
         self.conditioning = scene.conditioning
         extras = {"label": scene.label} if scene.label else {}
@@ -295,7 +305,8 @@ class Session:
                 recall = recall_target(p.scene.recall) if p.transition == "recall" and p.scene.recall else None
                 records.append({"index": p.record_index, "label": p.scene.label, "transition": p.transition,
                                 "start_block": block, "blocks": p.blocks, "text": p.scene.text, "recall": recall,
-                                "mode": None})
+                                "mode": None}
+                               | ({"recalls": p.recalls} if p.recalls is not None else {}))
             block += p.blocks
         return records
 

@@ -14,6 +14,8 @@ CORE_NODES = {
                            "hunyuan_image", "flux2", "ovis"]),
         ("device", "COMBO", ["default", "cpu"])]},
     "CLIPTextEncode": {"inputs": {"clip": "CLIP"}, "outputs": ["CONDITIONING"], "widgets": [("text", "STRING", None)]},
+    "UNETLoader": {"inputs": {}, "outputs": ["MODEL"], "widgets": [  # ComfyUI 0.27.0 nodes.py
+        ("unet_name", FILE, None), ("weight_dtype", "COMBO", ["default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"])]},
     "VAELoader": {"inputs": {}, "outputs": ["VAE"], "widgets": [("vae_name", FILE, None)]},
     "VAEDecode": {"inputs": {"samples": "LATENT", "vae": "VAE"}, "outputs": ["IMAGE"], "widgets": []},
     "VAEDecodeTiled": {"inputs": {"samples": "LATENT", "vae": "VAE"}, "outputs": ["IMAGE"], "widgets": [

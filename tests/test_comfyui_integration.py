@@ -473,6 +473,7 @@ def test_every_node_is_listed_in_object_info(comfy):
         assert entry["category"] == "Echo Stream", node_id
         assert entry["python_module"] == f"custom_nodes.{PACK_NAME}", node_id
         assert entry["description"] == NODE_CLASS_MAPPINGS[node_id].DESCRIPTION, node_id
+        assert entry["search_aliases"] == NODE_CLASS_MAPPINGS[node_id].SEARCH_ALIASES, node_id
     assert info["EchoStreamingSampler"]["output_node"] is True
     assert info["EchoStreamingSampler"]["output"] == ["LATENT", "SCENE_MEMORY", "STRING", "VIDEO"]
     assert CHECKPOINT in combo_options(info["EchoCausalModelLoader"]["input"]["required"]["model_name"])

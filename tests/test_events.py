@@ -32,10 +32,11 @@ def test_a_scripted_run_emits_start_blocks_end(comfy_dirs, model, sent):
     assert (start["frames_per_block"], start["fps"], start["frames_per_image"]) == (3, 16, 4)
     expected = [{"index": 0, "label": "beach", "transition": "start", "start_block": 0, "blocks": 2},
                 {"index": 1, "label": None, "transition": "cut", "start_block": 2, "blocks": 1},
-                {"index": 2, "label": "back", "transition": "recall", "start_block": 3, "blocks": 2}]
-    keys = ("index", "label", "transition", "start_block", "blocks")  # text, recall, mode: tests/test_live_steering.py
-    assert [{k: s[k] for k in keys} for s in start["scenes"]] == expected
-    assert [{k: s[k] for k in keys} for s in end["scenes"]] == expected
+                {"index": 2, "label": "back", "transition": "recall", "start_block": 3, "blocks": 2,
+                 "recalls": {"index": 0, "label": "beach"}}]
+    live_keys = ("text", "recall", "mode", "text_feature")  # tests/test_live_steering.py
+    assert [{k: v for k, v in s.items() if k not in live_keys} for s in start["scenes"]] == expected
+    assert [{k: v for k, v in s.items() if k not in live_keys} for s in end["scenes"]] == expected
     assert [s["mode"] for s in end["scenes"]] == [None, "cut", "recall"] and end["scenes"][2]["recall"] == "beach"
     blocks = [data for name, data in sent if name == "echo_stream.block"]
     assert [b["block"] for b in blocks] == [0, 1, 2, 3, 4] and [b["run_block"] for b in blocks] == [0, 1, 2, 3, 4]
@@ -59,6 +60,24 @@ def test_a_continued_run_extends_the_timeline(comfy_dirs, model, sent):
     assert start["continued"] and (start["first_block"], start["run_blocks"], start["total_blocks"]) == (2, 1, 3)
     assert [s["transition"] for s in start["scenes"]] == ["start", "cut"]
     assert sent[1][1]["block"] == 2 and sent[1][1]["run_block"] == 0
+
+
+def test_a_recall_names_the_scene_it_returns_to(comfy_dirs, model, sent):
+    """By label or by index, in this run or an earlier one: the widget can show a recall without a label
+    of its own under the recalled scene's label. A recall by similarity names none (the memory picks)."""
+    sample(model, script_of(("EchoSceneStart", 1, 0.75, {"label": "beach"}), ("EchoHardCut", 2, 0.75, {}),
+                            ("EchoSceneRecall", 1, 0.75, {"target": "beach"}),
+                            ("EchoSceneRecall", 2, 0.75, {"target": "1"})), session="rc")
+    start = sent[0][1]
+    assert [s.get("recalls") for s in start["scenes"]] == [None, None, {"index": 0, "label": "beach"},
+                                                          {"index": 1, "label": None}]
+    blocks = [data for name, data in sent if name == "echo_stream.block"]
+    assert [b["scene"].get("recalls") for b in blocks] == [s.get("recalls") for s in start["scenes"]]
+    sent.clear()
+    sample(model, script_of(("EchoSceneStart", 2, 0.75, {}), ("EchoSceneRecall", 3, 0.75, {"target": "beach"}),
+                            ("EchoSceneRecall", 3, 0.75, {})), mode="continue", session="rc")
+    scenes = sent[0][1]["scenes"]
+    assert scenes[4]["recalls"] == {"index": 0, "label": "beach"} and "recalls" not in scenes[5]
 
 
 def test_throttle_limits_previews():

@@ -181,10 +181,11 @@ def test_two_runs_of_a_continued_session_form_one_timeline(summary):
 def test_scrubbing_shows_the_frame_under_the_playhead(summary):
     scrub = summary["scrub"]
     assert scrub["mode"] == "pause" and scrub["badge"] == "PAUSED"
-    assert scrub["shownFrame"] == 16, "video frame 66 of 624 = latent frame 16 (block 5)"
+    # 52 blocks = 156 latent frames = 4 * 156 - 3 = 621 video frames; latent frame f > 0 is video [4f - 3, 4f]
+    assert scrub["shownFrame"] == 17, "video frame 65 of 621 = latent frame 17 (block 5)"
     assert scrub["expectedSrc"]
     assert scrub["chip"] == "beach \u00b7 start"
-    assert _pct(scrub["headLeft"]) == pytest.approx(100 * 66 / 624, abs=1e-3)
+    assert _pct(scrub["headLeft"]) == pytest.approx(100 * 65 / 621, abs=1e-3)
     thin = summary["scrubThinned"]
     assert thin["shownFrame"] == 89, "latent frame 91 has no image; 89 is the nearest kept"
     assert thin["chip"] == "city \u00b7 cut"
@@ -207,6 +208,28 @@ def test_events_reach_only_their_node(summary):
     assert other["session"] == "other" and other["framesStored"] == 3
     assert [s["label"] for s in other["segments"]] == ["desert"]
     assert summary["live"]["session"] == "default"
+
+
+def test_the_widget_fits_the_slot_the_classic_renderer_gives_it(summary):
+    """Core's progress preview image is drawn right after the widget's slot: nothing of the player may
+    reach below the slot (its status line used to be covered by that image)."""
+    fit = summary["classicSlot"]
+    assert fit["element"] <= fit["slot"] + 0.5 and fit["contentBottom"] <= fit["slot"] + 0.5, fit
+
+
+def test_a_subgraph_sampler_gets_its_events(summary):
+    """Execution id "40:5" is node 5 inside the subgraph of root node 40, not root node 5."""
+    inner, root_five = summary["subgraph"]["inner"], summary["subgraph"]["rootFive"]
+    assert inner["session"] == "s-sub" and [s["label"] for s in inner["segments"]] == ["inside"]
+    assert root_five["session"] != "s-sub" and root_five["segments"] == []
+
+
+def test_a_graph_rebuilt_in_place_keeps_its_widget_live(summary):
+    """ComfyUI's API-format load clears the graph and adds nodes with the same ids; the Vue renderer keeps
+    showing the removed node's element. The new node's widget takes its place and shows the new run."""
+    rebuilt = summary["rebuilt"]
+    assert rebuilt["newElementShown"] and rebuilt["staleElementGone"]
+    assert rebuilt["shown"]["session"] == "s-api" and [s["label"] for s in rebuilt["shown"]["segments"]] == ["reloaded"]
 
 
 def test_layout_fits_a_460px_node(summary):

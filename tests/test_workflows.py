@@ -61,8 +61,18 @@ def check_widget(where, kind, rule, value):
         assert (low is None or value >= low) and (high is None or value <= high), f"{where}: {value} outside {rule}"
 
 
-def test_there_are_six_workflows_with_thumbnails():
-    assert len(WORKFLOWS) == 6
+def load_builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_workflows", FOLDER / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
+
+
+def test_every_built_workflow_is_there_with_a_thumbnail():
+    assert {p.stem for p in WORKFLOWS} == set(load_builder().WORKFLOWS)
+    assert len(WORKFLOWS) >= 7
     for path in WORKFLOWS:
         thumb = path.with_suffix(".jpg")
         assert thumb.exists(), f"{path.name} has no thumbnail"
@@ -107,11 +117,60 @@ def test_workflows_use_the_common_model_files():
         assert name in text
 
 
-def test_workflows_are_what_the_builder_writes(tmp_path, monkeypatch):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_workflows", FOLDER / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    for name, make in build.WORKFLOWS.items():
+def test_workflows_are_what_the_builder_writes():
+    for name, make in load_builder().WORKFLOWS.items():
         assert json.loads((FOLDER / f"{name}.json").read_text()) == make().json(), f"{name}.json is stale"
+
+
+# The folder each file widget reads from (ComfyUI folder_paths keys) and what ComfyUI frontend 1.45's
+# missing-models dialog offers to download (missingModelDownload.isModelDownloadable).
+FILE_FOLDERS = {("EchoCausalModelLoader", "model_name"): "diffusion_models",
+                ("EchoCausalModelLoader", "lora_name"): "loras", ("UNETLoader", "unet_name"): "diffusion_models",
+                ("VAELoader", "vae_name"): "vae",
+                ("CLIPLoader", "clip_name"): "text_encoders"}
+DOWNLOAD_HOSTS = ("https://huggingface.co/", "https://civitai.com/")
+DOWNLOAD_SUFFIXES = (".safetensors", ".sft", ".ckpt", ".pth", ".pt")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_every_model_file_names_where_it_comes_from(path):
+    """Each file a loader names has {name, url, directory} in the node's properties.models, so ComfyUI's
+    missing-models dialog can offer the download and say which models folder it goes in."""
+    named = 0
+    for node in json.loads(path.read_text())["nodes"]:
+        where = f"{path.name} node {node['id']} {node['type']}"
+        models = {m["name"]: m for m in node.get("properties", {}).get("models", [])}
+        widgets = zip(spec_of(node["type"])["widgets"], node["widgets_values"])
+        files = [(name, value) for (name, kind, _), value in widgets if kind == FILE and value != "none"]
+        assert set(models) == {value for _, value in files}, f"{where}: properties.models {sorted(models)} vs {files}"
+        for widget, value in files:
+            entry = models[value]
+            assert entry["directory"] == FILE_FOLDERS[(node["type"], widget)], f"{where}: {entry}"
+            assert entry["url"].startswith(DOWNLOAD_HOSTS) and "/resolve/" in entry["url"], f"{where}: {entry['url']}"
+            assert entry["url"].rsplit("/", 1)[1] == value, f"{where}: {entry['url']} is not {value}"
+            assert value.endswith(DOWNLOAD_SUFFIXES), f"{where}: the dialog offers no download for {value}"
+            named += 1
+    assert named >= 3, f"{path.name} names {named} model files"
+
+
+# Measured in ComfyUI 0.27 with frontend 1.45 in a 1600 x 900 page: the side bar ends at x = 59, the tab bar
+# and the floating Graph / Run bars at y = 86, the minimap (on by default) covers x >= 1343, y >= 643.
+PAGE, SIDEBAR, TOP_BARS, MINIMAP = (1600, 900), 59, 86, (1343, 643)
+TITLE = 30
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_saved_view_shows_every_node(path):
+    """Opened in a 1600 x 900 page, every node (title bar included) lies right of the side bar, below the
+    top bars, inside the page and off the minimap; litegraph draws graph point p at (p + offset) * scale.
+    (The Vue renderer draws nodes taller than their saved size; the layout leaves room for that.)"""
+    workflow = json.loads(path.read_text())
+    ds = workflow["extra"]["ds"]
+    (ox, oy), scale = ds["offset"], ds["scale"]
+    for node in workflow["nodes"]:
+        (x, y), (w, h) = node["pos"], node["size"]
+        left, top = (x + ox) * scale, (y - TITLE + oy) * scale
+        right, bottom = (x + w + ox) * scale, (y + h + oy) * scale
+        where = f"{path.name} node {node['id']} {node['type']} at ({left:.0f}, {top:.0f})-({right:.0f}, {bottom:.0f})"
+        assert left >= SIDEBAR and top >= TOP_BARS and right <= PAGE[0] and bottom <= PAGE[1], where
+        assert right <= MINIMAP[0] or bottom <= MINIMAP[1], f"{where} is under the minimap"

@@ -10,6 +10,23 @@ import pathlib
 
 HERE = pathlib.Path(__file__).resolve().parent
 MODEL, VAE, TEXT = "self_forcing_dmd.pt", "wan_2.1_vae.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+CORE_CAUSAL = "causal_forcing-framewise.safetensors"
+WAN_REPACKAGED = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
+# Where each model file comes from and which ComfyUI models folder it goes in. The front end's
+# missing-models dialog reads a loader's properties.models ({name, url, directory}) for the file named
+# in its widget, and offers a download for huggingface.co addresses of .safetensors/.sft/.ckpt/.pth/.pt
+# files (comfyui-frontend-package 1.45, missingModelDownload.isModelDownloadable).
+MODEL_FILES = {
+    MODEL: ("diffusion_models",
+            "https://huggingface.co/gdhe17/Self-Forcing/resolve/main/checkpoints/self_forcing_dmd.pt"),
+    VAE: ("vae", f"{WAN_REPACKAGED}/vae/wan_2.1_vae.safetensors"),
+    TEXT: ("text_encoders", f"{WAN_REPACKAGED}/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors"),
+    CORE_CAUSAL: ("diffusion_models", "https://huggingface.co/TalmajM/causal_forcing_framewise_ComfyUI_repackaged"
+                                      "/resolve/main/split_files/diffusion_models/causal_forcing-framewise.safetensors"),
+}
+# The saved view (extra.ds) fits the graph into a 1600 x 900 page below the front end's top bars and
+# right of its side bar (ComfyUI 1.45 frontend), so every node is on screen when a workflow opens.
+PAGE, SIDEBAR, TOP_BARS, MARGIN, TITLE_HEIGHT = (1600, 900), 56, 96, 24, 30
 STEPS = "1000, 750, 500, 250"
 TITLE_COLOUR = {"Echo": "#335", "Note": "#432"}
 
@@ -19,12 +36,17 @@ class Graph:
         self.nodes, self.links = [], []
 
     def node(self, type_, pos, inputs=(), outputs=(), widgets=(), size=(320, 120), title=None):
-        """inputs: (name, TYPE) link slots; outputs: (name, TYPE)."""
+        """inputs: (name, TYPE) link slots; outputs: (name, TYPE). Model files among the widgets are named
+        with their download address and folder (MODEL_FILES)."""
         n = {"id": len(self.nodes) + 1, "type": type_, "pos": list(pos), "size": list(size), "flags": {},
              "order": len(self.nodes), "mode": 0,
              "inputs": [{"name": name, "type": t, "link": None} for name, t in inputs],
              "outputs": [{"name": name, "type": t, "links": [], "slot_index": i} for i, (name, t) in enumerate(outputs)],
              "properties": {"Node name for S&R": type_}, "widgets_values": list(widgets)}
+        models = [{"name": w, "url": MODEL_FILES[w][1], "directory": MODEL_FILES[w][0]}
+                  for w in widgets if isinstance(w, str) and w in MODEL_FILES]
+        if models:
+            n["properties"]["models"] = models
         if title:
             n["title"] = title
         self.nodes.append(n)
@@ -41,30 +63,59 @@ class Graph:
     def json(self) -> dict:
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
                 "links": self.links, "groups": [], "config": {},
-                "extra": {"ds": {"scale": 0.75, "offset": [40, 40]}}, "version": 0.4}
+                "extra": {"ds": self.view()}, "version": 0.4}
+
+    def view(self) -> dict:
+        """The canvas offset and scale that show every node, title bars included, inside the free page."""
+        x0 = min(n["pos"][0] for n in self.nodes)
+        y0 = min(n["pos"][1] for n in self.nodes) - TITLE_HEIGHT
+        x1 = max(n["pos"][0] + n["size"][0] for n in self.nodes)
+        y1 = max(n["pos"][1] + n["size"][1] for n in self.nodes)
+        free_w = PAGE[0] - SIDEBAR - 2 * MARGIN
+        free_h = PAGE[1] - TOP_BARS - 2 * MARGIN
+        scale = round(min(1.0, free_w / (x1 - x0), free_h / (y1 - y0)), 3)
+        # litegraph draws graph point p at (p + offset) * scale
+        return {"scale": scale, "offset": [round((SIDEBAR + MARGIN) / scale - x0, 1),
+                                           round((TOP_BARS + MARGIN) / scale - y0, 1)]}
 
 
-def common(g: Graph, session="default", mode="new", seconds_note=None):
+def echo_loader(g: Graph):
+    """Our loader reading a Self-Forcing .pt; returns (model node, the y below it)."""
+    return g.node("EchoCausalModelLoader", (0, 0), outputs=[("model", "ECHO_MODEL")],
+                  widgets=[MODEL, "auto", "none", 1.0, 3], size=(320, 200)), 300
+
+
+def core_loader(g: Graph):
+    """Core's Load Diffusion Model (it builds its causal Wan from a file with causal_ar metadata) wrapped by
+    Causal Model From MODEL; Causal Forcing frame-wise generates one latent frame per block."""
+    unet = g.node("UNETLoader", (0, 0), outputs=[("MODEL", "MODEL")], widgets=[CORE_CAUSAL, "default"],
+                  size=(320, 130))
+    wrap = g.node("EchoCausalModelFromMODEL", (0, 180), inputs=[("model", "MODEL")],
+                  outputs=[("model", "ECHO_MODEL")], widgets=[1], size=(320, 100))
+    g.link(unet, 0, wrap, "model")
+    return wrap, 330
+
+
+def common(g: Graph, session="default", mode="new", loader=echo_loader):
     """Loader, text encoder, sampler and the decode/save tail; returns (clip, sampler)."""
-    model = g.node("EchoCausalModelLoader", (0, 0), outputs=[("model", "ECHO_MODEL")],
-                   widgets=[MODEL, "auto", "none", 1.0, 3], size=(320, 170))
-    clip = g.node("CLIPLoader", (0, 220), outputs=[("CLIP", "CLIP")], widgets=[TEXT, "wan", "default"])
+    model, below = loader(g)
+    clip = g.node("CLIPLoader", (0, below), outputs=[("CLIP", "CLIP")], widgets=[TEXT, "wan", "default"])
     sampler = g.node("EchoStreamingSampler", (1180, 0),
                      inputs=[("model", "ECHO_MODEL"), ("script", "SCENE_SCRIPT"), ("memory", "ECHO_MEMORY_CONFIG"),
                              ("scene_memory", "SCENE_MEMORY"), ("vae", "VAE")],
                      outputs=[("latent", "LATENT"), ("scene_memory", "SCENE_MEMORY"), ("video_path", "STRING"),
                               ("video", "VIDEO")],
-                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 520))
+                     widgets=[832, 480, 42, "fixed", STEPS, session, mode], size=(460, 680))
     g.link(model, 0, sampler, "model")
-    vae = g.node("VAELoader", (1180, 560), outputs=[("VAE", "VAE")], widgets=[VAE])
+    vae = g.node("VAELoader", (1180, 700), outputs=[("VAE", "VAE")], widgets=[VAE])
     decode = g.node("VAEDecodeTiled", (1680, 0), inputs=[("samples", "LATENT"), ("vae", "VAE")],
                     outputs=[("IMAGE", "IMAGE")], widgets=[512, 64, 64, 8], size=(320, 180))
     g.link(sampler, 0, decode, "samples")
     g.link(vae, 0, decode, "vae")
-    video = g.node("CreateVideo", (1680, 230), inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
-                   outputs=[("VIDEO", "VIDEO")], widgets=[16.0], size=(320, 80))
+    video = g.node("CreateVideo", (1680, 250), inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                   outputs=[("VIDEO", "VIDEO")], widgets=[16.0], size=(320, 130))
     g.link(decode, 0, video, "images")
-    save = g.node("SaveVideo", (1680, 360), inputs=[("video", "VIDEO")], widgets=["echo_stream/video", "auto", "auto"],
+    save = g.node("SaveVideo", (1680, 430), inputs=[("video", "VIDEO")], widgets=["echo_stream/video", "auto", "auto"],
                   size=(320, 120))
     g.link(video, 0, save, "video")
     return clip, sampler
@@ -72,9 +123,8 @@ def common(g: Graph, session="default", mode="new", seconds_note=None):
 
 def scene_chain(g: Graph, clip, sampler, scenes, x=380):
     """scenes: (node type, prompt, seconds, extra widgets) -> encoders + script nodes linked in a chain."""
-    script = None
-    for i, (kind, prompt, seconds, extra) in enumerate(scenes):
-        y = i * 190
+    script, y = None, 0
+    for kind, prompt, seconds, extra in scenes:
         enc = g.node("CLIPTextEncode", (x, y), inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")],
                      widgets=[prompt], size=(380, 150))
         g.link(clip, 0, enc, "clip")
@@ -83,10 +133,13 @@ def scene_chain(g: Graph, clip, sampler, scenes, x=380):
                           outputs=[("script", "SCENE_SCRIPT")], widgets=[seconds, *extra], size=(300, 150))
         else:
             node = g.node(kind, (x + 420, y), inputs=[("script", "SCENE_SCRIPT"), ("conditioning", "CONDITIONING")],
-                          outputs=[("script", "SCENE_SCRIPT")], widgets=[seconds, *extra], size=(300, 150))
+                          outputs=[("script", "SCENE_SCRIPT")], widgets=[seconds, *extra],
+                          size=(300, 210 if kind == "EchoSceneRecall" else 150))
             g.link(script, 0, node, "script")
         g.link(enc, 0, node, "conditioning")
         script = node
+        # row heights as the Vue renderer draws these nodes: a start and a recall have one more widget
+        y += {"EchoSceneRecall": 250, "EchoSceneStart": 215}.get(kind, 200)
     g.link(script, 0, sampler, "script")
 
 
@@ -141,13 +194,25 @@ def interactive():
     clip, sampler = common(g, session="live", mode="continue")
     scene_chain(g, clip, sampler, [("EchoSceneStart", "a hot air balloon drifts over green hills, golden hour",
                                     5.0, ["", "smooth"])])
-    save = g.node("EchoSaveSceneMemory", (1680, 520), inputs=[("scene_memory", "SCENE_MEMORY")],
+    save = g.node("EchoSaveSceneMemory", (1180, 880), inputs=[("scene_memory", "SCENE_MEMORY")],
                   outputs=[("scene_memory", "SCENE_MEMORY")], widgets=["live"], size=(320, 90))
     g.link(sampler, 1, save, "scene_memory")
     note(g, (380, 220), "**Interactive session.** Press Queue: 5 more seconds of the same video, with its memory. "
          "Edit the prompt between runs for a smooth switch (set Scene Start's on_continue to cut for a hard "
          "cut). Set the sampler's mode to new to start over. Save Scene Memory keeps the session in "
          "output/echo_stream/live.safetensors; Load Scene Memory continues it after a restart.", size=(420, 220))
+    return g
+
+
+def core_model():
+    g = Graph()
+    clip, sampler = common(g, loader=core_loader)
+    scene_chain(g, clip, sampler, [("EchoSceneStart", "a red fox trots through a snowy birch forest, soft "
+                                    "winter light, tracking shot", 20.0, ["", "smooth"])])
+    note(g, (380, 220), "**Core's causal Wan.** Load Diffusion Model builds ComfyUI's own causal Wan "
+         "(WAN21_CausalAR) from a safetensors file whose metadata marks it causal, such as the Causal Forcing "
+         "frame-wise file of ComfyUI's template. Causal Model From MODEL streams it with the scene memory; "
+         "frames_per_block is 1 for this frame-wise model (3 for chunk-wise ones).", size=(420, 200))
     return g
 
 
@@ -176,6 +241,7 @@ WORKFLOWS = {
     "echo_scene_recall": recall,
     "echo_interactive_session": interactive,
     "echo_timeline_text": timeline_text,
+    "echo_core_causal_model": core_model,
 }
 
 

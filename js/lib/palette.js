@@ -22,9 +22,16 @@ export function transitionColor(transition) {
     : UNKNOWN_TRANSITION_COLOR;
 }
 
-// The text shown for a scene: its label, else "scene N" with N the session-wide scene index (the
-// same index the sampler accepts for a recall).
+function named(label) {
+  return typeof label === "string" && label !== "";
+}
+
+// The text shown for a scene: its label; for a recall without one, the label of the scene it returns
+// to (else that scene's "scene N"); else "scene N" with N the session-wide scene index (the same index
+// the sampler accepts for a recall).
 export function sceneTitle(scene) {
-  if (scene && typeof scene.label === "string" && scene.label !== "") return scene.label;
+  if (scene && named(scene.label)) return scene.label;
+  const target = scene?.recalls;
+  if (target && typeof target.index === "number") return named(target.label) ? target.label : `scene ${target.index}`;
   return `scene ${scene ? scene.index : "?"}`;
 }

@@ -65,6 +65,21 @@ function label(obj, field) {
   return trimmed === "" ? null : trimmed;
 }
 
+// A recall's named target, {index, label}, or null when the event names none (older servers, a recall
+// by similarity, any other transition).
+function recalls(obj) {
+  const v = obj.recalls;
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) fail("recalls", "expected an object or null");
+  return { index: count(v, "index"), label: label(v, "label") };
+}
+
+// Only scenes that recall a named scene carry the field.
+function withRecalls(scene, obj) {
+  const target = recalls(obj);
+  return target ? { ...scene, recalls: target } : scene;
+}
+
 // Unknown transition names are kept (drawn grey) so a newer Python side still renders.
 function transition(obj, field) {
   return text(obj, field).toLowerCase();
@@ -80,13 +95,13 @@ function sceneEntry(s, i) {
   const where = `scenes[${i}]`;
   if (!isObject(s)) fail(where, "expected an object");
   try {
-    return {
+    return withRecalls({
       index: count(s, "index"),
       label: label(s, "label"),
       transition: transition(s, "transition"),
       start_block: count(s, "start_block"),
       blocks: count(s, "blocks"),
-    };
+    }, s);
   } catch (e) {
     if (e instanceof PayloadError) fail(where, e.message);
     throw e;
@@ -135,7 +150,8 @@ export const parseBlockEvent = guard((d) => {
   if (!isObject(d.scene)) fail("scene", d.scene === undefined ? "missing" : "expected an object");
   let scene;
   try {
-    scene = { index: count(d.scene, "index"), label: label(d.scene, "label"), transition: transition(d.scene, "transition") };
+    scene = withRecalls({ index: count(d.scene, "index"), label: label(d.scene, "label"),
+                          transition: transition(d.scene, "transition") }, d.scene);
   } catch (e) {
     if (e instanceof PayloadError) fail("scene", e.message);
     throw e;

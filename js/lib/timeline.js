@@ -5,11 +5,18 @@
 // so the runs of one continued session grow one timeline; a new session clears it.
 
 // Geometry until the first run event says otherwise: Wan2.1 causal models emit 3 latent frames
-// per block, each latent frame decodes to 4 video frames, played at 16 fps.
+// per block, played at 16 fps. The Wan VAE decodes T latent frames to 4T - 3 video frames: latent
+// frame 0 to one frame, every later one to 4 (frames_per_image).
 export const DEFAULT_GEOMETRY = Object.freeze({ framesPerBlock: 3, fps: 16, framesPerImage: 4 });
 
 function copyScene(s) {
-  return { index: s.index, label: s.label, transition: s.transition, start_block: s.start_block, blocks: s.blocks };
+  const copy = { index: s.index, label: s.label, transition: s.transition, start_block: s.start_block, blocks: s.blocks };
+  if (s.recalls) copy.recalls = { ...s.recalls };
+  return copy;
+}
+
+function sameTarget(a, b) {
+  return (a?.index ?? null) === (b?.index ?? null) && (a?.label ?? null) === (b?.label ?? null);
 }
 
 function endOf(s) {
@@ -141,13 +148,15 @@ export class Timeline {
     let own = this.scenes.find((s) => s.index === scene.index);
     let changed = false;
     if (!own) {
-      own = { index: scene.index, label: scene.label, transition: scene.transition, start_block: block, blocks: 1 };
+      own = copyScene({ ...scene, start_block: block, blocks: 1 });
       this.scenes.push(own);
       changed = true;
     } else {
-      if (own.label !== scene.label || own.transition !== scene.transition) {
+      if (own.label !== scene.label || own.transition !== scene.transition || !sameTarget(own.recalls, scene.recalls)) {
         own.label = scene.label;
         own.transition = scene.transition;
+        if (scene.recalls) own.recalls = { ...scene.recalls };
+        else delete own.recalls;
         changed = true;
       }
       if (block < own.start_block) {
@@ -184,12 +193,17 @@ export class Timeline {
     return this.framesPerBlock * this.framesPerImage;
   }
 
+  // Video frames of `latentFrames` latent frames: 4T - 3 (1 + 4 (T - 1)), none for none.
+  videoFramesOf(latentFrames) {
+    return latentFrames > 0 ? 1 + this.framesPerImage * (latentFrames - 1) : 0;
+  }
+
   get generatedVideoFrames() {
-    return this.generatedBlocks * this.videoFramesPerBlock;
+    return this.videoFramesOf(this.generatedBlocks * this.framesPerBlock);
   }
 
   get extentVideoFrames() {
-    return this.extentBlocks * this.videoFramesPerBlock;
+    return this.videoFramesOf(this.extentBlocks * this.framesPerBlock);
   }
 
   sceneAt(block) {
@@ -198,13 +212,15 @@ export class Timeline {
     return null;
   }
 
-  // Latent frame f (one preview image) covers video frames [f * framesPerImage, (f + 1) * framesPerImage).
+  // Latent frame 0 (one preview image) is video frame 0; latent frame f > 0 covers video frames
+  // [4f - 3, 4f] (with 4 = framesPerImage).
   imageOfVideoFrame(v) {
-    return Math.floor(v / this.framesPerImage);
+    return v > 0 ? Math.floor((v + this.framesPerImage - 1) / this.framesPerImage) : 0;
   }
 
+  // The first video frame of latent frame f.
   videoFrameOfImage(f) {
-    return f * this.framesPerImage;
+    return f > 0 ? this.framesPerImage * f - (this.framesPerImage - 1) : 0;
   }
 
   blockOfImage(f) {
@@ -216,7 +232,7 @@ export class Timeline {
   }
 
   blockOfVideoFrame(v) {
-    return Math.floor(v / this.videoFramesPerBlock);
+    return this.blockOfImage(this.imageOfVideoFrame(v));
   }
 
   secondsOfVideoFrame(v) {

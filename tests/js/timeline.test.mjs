@@ -140,11 +140,17 @@ test("frame and time conversions follow the run's geometry", () => {
   const tl = new Timeline();
   tl.applyRun(run({ frames_per_block: 3, frames_per_image: 4, fps: 16, total_blocks: 40, run_blocks: 40 }));
   assert.equal(tl.videoFramesPerBlock, 12);
-  assert.equal(tl.imageOfVideoFrame(7), 1, "each image is held for 4 video frames");
-  assert.equal(tl.videoFrameOfImage(51), 204);
+  // The Wan VAE decodes T latent frames to 4T - 3 video frames: latent 0 -> frame 0, latent f -> [4f-3, 4f].
+  assert.deepEqual([0, 1, 4, 5, 8, 9].map((v) => tl.imageOfVideoFrame(v)), [0, 1, 1, 2, 2, 3]);
+  assert.equal(tl.videoFrameOfImage(0), 0);
+  assert.equal(tl.videoFrameOfImage(51), 201);
+  for (let f = 0; f < 60; f++) assert.equal(tl.imageOfVideoFrame(tl.videoFrameOfImage(f)), f);
   assert.equal(tl.blockOfImage(51), 17, "latent frame f belongs to block f // frames_per_block");
   assert.equal(tl.firstImageOfBlock(17), 51);
-  assert.equal(tl.blockOfVideoFrame(204), 17);
-  assert.equal(tl.secondsOfVideoFrame(tl.videoFrameOfImage(1)), 0.25, "one image lasts 0.25 s at 16 fps");
-  assert.equal(tl.extentVideoFrames, 480);
+  assert.equal(tl.blockOfVideoFrame(201), 17);
+  assert.equal(tl.blockOfVideoFrame(200), 16);
+  assert.equal(tl.secondsOfVideoFrame(tl.videoFrameOfImage(2) - tl.videoFrameOfImage(1)), 0.25,
+    "a later image lasts 0.25 s at 16 fps");
+  assert.equal(tl.extentVideoFrames, 4 * 120 - 3, "40 blocks = 120 latent frames = 477 video frames");
+  assert.equal(tl.videoFramesOf(0), 0);
 });

@@ -50,7 +50,7 @@ async function frames(n) {
 }
 
 // A minimal LiteGraph-like node: enough of the API the extension uses.
-function makeNode(id, comfyClass, { offstage = false } = {}) {
+function makeNode(id, comfyClass, { offstage = false, mounted = true } = {}) {
   const host = document.createElement("div");
   host.className = offstage ? "node offstage" : "node";
   const title = document.createElement("div");
@@ -79,7 +79,7 @@ function makeNode(id, comfyClass, { offstage = false } = {}) {
     addDOMWidget(name, type, element, options) {
       const widget = { name, type, element, options };
       this.widgets.push(widget);
-      body.append(element);
+      if (mounted) body.append(element); // the Vue renderer may keep showing a removed node's element
       return widget;
     },
     computeSize() {
@@ -298,6 +298,50 @@ async function main() {
     screenHeight: $(".echo-pv-screen").getBoundingClientRect().height,
     overflowX: ui.scrollWidth > ui.clientWidth + 1,
   };
+  // The classic renderer's slot for the widget: its minimum height less the margin above and below
+  // (ComfyUI frontend 1.45); core's progress preview image is drawn right below it.
+  const margin = wA.options.margin ?? 10;
+  const slot = document.createElement("div");
+  slot.style.cssText = `width: 460px; height: ${wA.options.getMinHeight() - 2 * margin}px; overflow: visible`;
+  document.getElementById("stage").append(slot);
+  const other = nodeB.widgets[0].element;
+  slot.append(other);
+  await frames(2);
+  summary.classicSlot = { slot: slot.getBoundingClientRect().height, element: other.getBoundingClientRect().height,
+                          contentBottom: Math.max(...[...other.children].map((c) => c.getBoundingClientRect().bottom))
+                                         - slot.getBoundingClientRect().top };
+  nodeB.host.querySelector(".node-body").append(other);
+
+  // 7. Graph-aware routing: a sampler inside a subgraph (execution id "40:5") and a graph rebuilt in
+  // place, as ComfyUI's loadApiJson does (same node id, the Vue node keeps the removed node's element).
+  const graphOf = (nodes) => ({ nodes, getNodeById: (id) => nodes.find((n) => n.id === id) ?? null });
+  const inner = makeNode(5, "EchoStreamingSampler", { offstage: true });
+  const rootFive = makeNode(5, "EchoStreamingSampler", { offstage: true });
+  const before = makeNode(30, "EchoStreamingSampler", { offstage: true });
+  for (const n of [inner, rootFive, before]) ext.nodeCreated(n, app);
+  const subgraph = graphOf([inner]);
+  const root = graphOf([nodeA, nodeB, rootFive, before, { id: 40, subgraph }]);
+  inner.graph = subgraph;
+  for (const n of [nodeA, nodeB, rootFive, before]) n.graph = root;
+  app.rootGraph = root;
+  const tiny = (node, run, label) => ({ node, session: `s-${run}`, run, run_blocks: 1, total_blocks: 1,
+    scenes: [{ index: 0, label, transition: "start", start_block: 0, blocks: 1 }] });
+  run(tiny("40:5", "sub", "inside"));
+  await frames(2);
+  summary.subgraph = { inner: inner.widgets[0].element.echoPlayer.describe(),
+                       rootFive: rootFive.widgets[0].element.echoPlayer.describe() };
+  const staleElement = before.widgets[0].element;
+  before.onRemoved();
+  const after = makeNode(30, "EchoStreamingSampler", { offstage: true, mounted: false });
+  ext.nodeCreated(after, app);
+  after.graph = root;
+  root.nodes.splice(root.nodes.indexOf(before), 1, after);
+  run(tiny("30", "api", "reloaded"));
+  await frames(2);
+  const shown = after.host.querySelector(".node-body").firstElementChild ?? before.host.querySelector(".node-body .echo-pv");
+  summary.rebuilt = { newElementShown: after.widgets[0].element.isConnected, staleElementGone: !staleElement.isConnected,
+                      shown: shown ? shown.echoPlayer.describe() : null };
+
   summary.sent = sent;
   summary.errors = errors;
   summary.warnings = warnings;
