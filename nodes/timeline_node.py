@@ -15,6 +15,7 @@ class EchoExportSessionScript:
                    "as they happened) as Scene Script text with block-exact durations. Scene Script From Text "
                    "reads it: a new session with the same seed, steps and model replays the same latents. The text "
                    "is also saved to output/echo_stream/<session>_script.txt.")
+    SEARCH_ALIASES = ["export timeline", "replay live session", "save script", "live steering script"]
     CATEGORY = CATEGORY
     FUNCTION = "export"
     OUTPUT_NODE = True
