@@ -30,7 +30,7 @@ try:
     wf["6"]["inputs"].update(width=256, height=160, live_max_seconds=600.0)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.on("console", lambda m: print("console:", m.text) if "echo_stream" in m.text else None)
         page.goto(server.url)
         page.wait_for_function("() => window.app && window.app.graph && window.app.canvas", timeout=120000)
@@ -42,7 +42,7 @@ try:
         page.evaluate("async (wf) => { await window.app.loadApiJson(wf, 'live.json'); }", wf)
         time.sleep(2)
         page.evaluate("""() => { const n = window.app.graph._nodes.find(n => n.type === 'EchoStreamingSampler');
-            n.size = [520, Math.max(n.size[1], 900)]; window.app.canvas.selectNode(n);
+            n.size = [520, Math.max(n.size[1], 1080)]; window.app.canvas.selectNode(n);
             let y = n.pos[1];
             for (const o of window.app.graph._nodes) if (o !== n) { o.pos = [n.pos[0] + 620, y]; y += o.size[1] + 60; }
             const ds = window.app.canvas.ds; ds.scale = 1.0; ds.offset = [-n.pos[0] + 110, -n.pos[1] + 120];
@@ -66,7 +66,9 @@ try:
         it.wait_live(server, "demo", lambda d: len(d["applied"]) == 2 and d["blocks"] >= d["applied"][1]["block"] + 2)
         it.http(server, "POST", "/echo_stream/live/demo/prompt", {"text": "the fox at dusk", "transition": "smooth"})
         it.wait_live(server, "demo", lambda d: len(d["applied"]) == 3 and d["blocks"] >= d["applied"][2]["block"] + 2)
-        for text, t in [("a snowy forest at night", "auto"), ("the fox sleeps in its den", "cut"), ("morning over the den", "smooth")]:
+        for text, t in [("a snowy forest at night", "auto"), ("the fox sleeps in its den", "cut"),
+                        ("morning over the den", "smooth"), ("the fox steps out", "smooth"),
+                        ("a frozen lake at noon", "cut"), ("the fox on the ice", "smooth")]:
             it.http(server, "POST", "/echo_stream/live/demo/prompt", {"text": text, "transition": t})
         box.fill("the fox wakes at dawn")
         page.wait_for_function("() => document.querySelector('.es-steer ul li') && document.querySelector('.es-steer ul li').textContent.includes(':')", timeout=5000)
@@ -74,7 +76,7 @@ try:
             const ds = window.app.canvas.ds; const r = window.app.canvas.canvas.getBoundingClientRect();
             return {x: r.left + (n.pos[0] + ds.offset[0]) * ds.scale, y: r.top + (n.pos[1] + ds.offset[1]) * ds.scale - 30,
                     w: n.size[0] * ds.scale, h: n.size[1] * ds.scale + 30}; }""")
-        clip = {"x": max(0, n["x"] - 10), "y": max(0, n["y"] - 10), "width": n["w"] + 20, "height": min(n["h"] + 20, 990)}
+        clip = {"x": max(0, n["x"] - 10), "y": max(0, n["y"] - 10), "width": n["w"] + 20, "height": min(n["h"] + 20, 1290)}
         page.evaluate("() => document.querySelectorAll('.p-dialog-mask').forEach(e => e.remove())")
         page.screenshot(path=out + ".full.png")
         page.screenshot(path=out, clip=clip)
