@@ -126,20 +126,24 @@ def test_live_run_steered_over_http_stops_and_its_exported_script_replays():
         session, opening(), channel, encode, max_blocks=30, on_block=on_block)))
     worker.start()
 
-    async def step(n=1):
-        for _ in range(n):
+    async def blocks(n):
+        """Let the run make n blocks; it then waits in on_block (at a boundary) until `go_on`."""
+        for i in range(n):
+            if i:
+                go_on.set()
             await asyncio.to_thread(blocks_seen.acquire, True, 10)
-            go_on.set()
 
     async def test(client):
-        await step(3)
+        await blocks(3)
         first = await client.post("/echo_stream/live/cam/prompt", json={"text": "a city at night", "transition": "cut"})
-        await step(2)
+        go_on.set()
+        await blocks(2)
         second = await client.post("/echo_stream/live/cam/prompt", json={"text": "dawn again", "transition": "recall",
                                                                           "target": 0})
-        await step(2)
+        go_on.set()
+        await blocks(2)
         stop = await client.post("/echo_stream/live/cam/stop")
-        await step(1)
+        go_on.set()
         await asyncio.to_thread(worker.join, 10)
         script = await client.get("/echo_stream/sessions/cam/script")
         return [first.status, second.status, stop.status], await script.json()
