@@ -101,8 +101,14 @@ class CausalWan:
             )
         if cond.shape[1] > cfg.text_len:
             raise InputShapeError(f"text conditioning has {cond.shape[1]} tokens; Wan takes at most {cfg.text_len}")
-        padded = F.pad(cond.to(self.device, self.dtype), (0, 0, 0, cfg.text_len - cond.shape[1]))
-        ctx = self.dit.text_embedding(padded)
+        # Wan pads the prompt with zero tokens to text_len; they all embed alike, so embed one and repeat it
+        # (the same values as embedding the padded tensor, without text_len x text_dim x dim multiplies)
+        cond = cond.to(self.device, self.dtype)
+        ctx = self.dit.text_embedding(F.pad(cond, (0, 0, 0, 1)))
+        if cfg.text_len > cond.shape[1]:
+            ctx = torch.cat([ctx[:, :-1], ctx[:, -1:].expand(-1, cfg.text_len - cond.shape[1], -1)], dim=1)
+        else:
+            ctx = ctx[:, :-1]
         b, heads = ctx.shape[0], cfg.num_heads
         kv = []
         for blk in self.dit.blocks:

@@ -62,3 +62,13 @@ def test_wrong_number_of_block_prompts_is_refused_with_a_message():
     model, x = tiny_model(), latent(6, H, W)
     with pytest.raises(InputShapeError, match="one prompt per block"):
         model.forward_full(x, 0.0, [text(3)] * 3)
+
+
+@torch.no_grad()
+def test_prepared_text_equals_embedding_the_zero_padded_prompt():
+    model, cond = tiny_model(seed=3), text(5, seed=30, batch=2)
+    padded = torch.nn.functional.pad(cond, (0, 0, 0, model.config.text_len - 5))
+    emb = model.dit.text_embedding(padded)
+    blk = model.dit.blocks[1].cross_attn
+    want_k = blk.norm_k(blk.k(emb)).view(2, -1, model.config.num_heads, model.config.head_dim)
+    torch.testing.assert_close(model.prepare_text(cond).kv[1][0], want_k, atol=1e-6, rtol=1e-5)
