@@ -1,4 +1,4 @@
-"""`python -m echo_stream <command>`: the pack's command line. Commands: demo.
+"""`python -m echo_stream <command>`: the pack's command line. Commands: demo, toyworld.
 
 Relative imports only: the pack folder may be imported under any name (ComfyUI uses the folder's).
 """
@@ -7,7 +7,8 @@ import sys
 USAGE = """usage: python -m echo_stream <command> [options]
 
 commands:
-  demo    the six-scene interactive demo (python -m echo_stream demo --help)
+  demo      the six-scene interactive demo (python -m echo_stream demo --help)
+  toyworld  train or check the toy-world model (python -m echo_stream toyworld --help)
 """
 
 
@@ -21,6 +22,10 @@ def main(argv=None) -> int:
         from .demo.cli import main as demo_main
 
         return demo_main(rest)
+    if command == "toyworld":
+        from .toyworld.cli import main as toyworld_main
+
+        return toyworld_main(rest)
     print(f"unknown command {command!r}\n\n{USAGE}", end="", file=sys.stderr)
     return 2
 
