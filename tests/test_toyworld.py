@@ -105,3 +105,15 @@ def test_script_events_follow_the_session_conventions():
     assert events[0] == {"scene_index": 0, "extras": {"label": "s0"}} and events[1] == {}
     assert events[2]["transition"] == "smooth" and events[3]["transition"] == "cut"
     assert events[4] == {"transition": "recall", "scene_index": 3, "extras": {"label": "s0", "recall": "s0"}}
+
+
+def test_new_scenes_read_their_instance_from_the_noise():
+    from echo_stream.toyworld.instances import instance_from_noise
+
+    noise = torch.randn(16, 12, 8, 8, generator=torch.Generator().manual_seed(9))
+    clip = play([Step("start", "ocean", 2), Step("cut", "snow", 2)], noise=noise)
+    for scene, first in ((0, 0), (1, 6)):
+        instance, sprite = instance_from_noise(noise[:, first:first + 3])
+        assert clip.scenes[scene].instance == instance and clip.sprites[first] == sprite
+        # the choice is what the noise itself leans to: its sprite channels peak at the sprite
+        assert noise[14:16, first].sum(0).argmax() == sprite.y * 8 + sprite.x

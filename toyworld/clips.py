@@ -19,7 +19,7 @@ import torch
 
 from ..engine.errors import EchoError
 from .categories import CATEGORIES, category_index
-from .instances import Instance, Sprite, sample_instance, sample_sprite
+from .instances import Instance, Sprite, instance_from_noise, sample_instance, sample_sprite
 from .render import check_frame_size, paint_frame
 
 TRANSITIONS = ("start", "smooth", "cut", "return")
@@ -83,8 +83,10 @@ def _check_step(step: Step, scenes: list[SceneTruth], current: int | None) -> No
 
 
 def play(steps, generator: torch.Generator | None = None, *, height: int = 8, width: int = 8,
-         frames_per_block: int = FRAMES_PER_BLOCK) -> Clip:
-    """Render a script (a list of Steps) into a Clip; new instances and sprites come from `generator`."""
+         frames_per_block: int = FRAMES_PER_BLOCK, noise: torch.Tensor | None = None) -> Clip:
+    """Render a script (a list of Steps) into a Clip. New instances and sprites come from `generator`,
+    or, with `noise` [16, T, H, W] (the clip's diffusion noise), from the noise of each new scene's
+    first block (`instance_from_noise`)."""
     check_frame_size(height, width)
     generator = generator or torch.Generator().manual_seed(0)
     scenes: list[SceneTruth] = []
@@ -94,8 +96,13 @@ def play(steps, generator: torch.Generator | None = None, *, height: int = 8, wi
     for step in steps:
         _check_step(step, scenes, current)
         if step.transition in ("start", "cut"):
-            scenes.append(SceneTruth(category_index(step.category), sample_instance(generator)))
-            current, sprite, sees = len(scenes) - 1, sample_sprite(generator, height, width), set()
+            if noise is None:
+                instance, sprite = sample_instance(generator), sample_sprite(generator, height, width)
+            else:
+                first = len(block_scene) * frames_per_block
+                instance, sprite = instance_from_noise(noise[:, first:first + frames_per_block])
+            scenes.append(SceneTruth(category_index(step.category), instance))
+            current, sees = len(scenes) - 1, set()
         elif step.transition == "smooth":
             scenes.append(SceneTruth(category_index(step.category), scenes[current].instance))
             current, sprite = len(scenes) - 1, sprite.step(scenes[current].instance, height, width)
@@ -162,7 +169,8 @@ def random_script(generator: torch.Generator, num_blocks: int, p_switch: float =
 
 
 def sample_clip(generator: torch.Generator, num_blocks: int = 7, *, height: int = 8, width: int = 8,
-                frames_per_block: int = FRAMES_PER_BLOCK, p_switch: float = 0.5) -> Clip:
-    """A random training clip (script from `random_script`, rendered by `play`)."""
+                frames_per_block: int = FRAMES_PER_BLOCK, p_switch: float = 0.5,
+                noise: torch.Tensor | None = None) -> Clip:
+    """A random training clip (script from `random_script`, rendered by `play`; see `play` for `noise`)."""
     return play(random_script(generator, num_blocks, p_switch), generator, height=height, width=width,
-                frames_per_block=frames_per_block)
+                frames_per_block=frames_per_block, noise=noise)

@@ -11,6 +11,10 @@ Drift: trained only on true context, a model copies its own small errors and com
 the clean context blocks are corrupted with a little Gaussian noise while still labelled t = 0, so
 the model learns to read the discrete codes from imperfect frames and to paint them cleanly again:
 its copies snap back to codebook values instead of drifting.
+
+Choosing: a new scene's instance is read from the noise of its first block (`instance_from_noise`),
+so at high noise the model learns to pick one instance from the noise instead of painting the
+average of all of them, which the few-step sampler could never resolve into a single instance.
 """
 from __future__ import annotations
 
@@ -60,15 +64,18 @@ class TrainConfig:
 @dataclass
 class Batch:
     x0: torch.Tensor  # [B, 16, T, H, W]
+    noise: torch.Tensor  # [B, 16, T, H, W]: the diffusion noise; new scenes' instances are read from it
     categories: torch.Tensor  # [B, blocks] long
     mask: torch.Tensor  # [B, 1, N, N] bool
 
 
 def make_batch(cfg: TrainConfig, generator: torch.Generator) -> Batch:
-    clips = [sample_clip(generator, cfg.blocks, height=cfg.height, width=cfg.width,
-                         frames_per_block=cfg.frames_per_block, p_switch=cfg.p_switch) for _ in range(cfg.batch)]
+    frames = cfg.blocks * cfg.frames_per_block
+    noise = torch.randn(cfg.batch, cfg.model.in_dim, frames, cfg.height, cfg.width, generator=generator)
+    clips = [sample_clip(generator, cfg.blocks, height=cfg.height, width=cfg.width, frames_per_block=cfg.frames_per_block,
+                         p_switch=cfg.p_switch, noise=noise[b]) for b in range(cfg.batch)]
     frame_tokens = (cfg.height // 2) * (cfg.width // 2)
-    return Batch(torch.stack([c.latent for c in clips]), torch.tensor([c.block_category for c in clips]),
+    return Batch(torch.stack([c.latent for c in clips]), noise, torch.tensor([c.block_category for c in clips]),
                  torch.stack([c.token_mask(frame_tokens) for c in clips])[:, None])
 
 
@@ -91,8 +98,7 @@ def loss_on_batch(model: CausalWan, table_cond: torch.Tensor, batch: Batch, cfg:
     """Flow-matching loss (v = noise - x0) on the noisy blocks of one batch."""
     t_block = block_timesteps(cfg, generator)
     t = t_block.repeat_interleave(cfg.frames_per_block, dim=1)  # [B, T]
-    x0 = batch.x0
-    noise = torch.randn(x0.shape, generator=generator)
+    x0, noise = batch.x0, batch.noise
     sigma = (t / TRAIN_STEPS)[:, None, :, None, None]
     corruption = torch.rand(cfg.batch, 1, t.shape[1], 1, 1, generator=generator) * cfg.context_corruption
     clean_input = x0 + corruption * torch.randn(x0.shape, generator=generator)
