@@ -1,7 +1,8 @@
 """How well generated video reads back as the script asked: the toy world's quality measures.
 
 All measures compare read-back codes (exact matches of discrete codebook values), so chance levels
-are known: 1/8 for a category, 1/64 for an instance (palette x pattern x motion).
+are known: 1/8 for a category, 1/16 for an instance's look (palette x pattern). The sprite's motion
+is measured on its own (valid_motion): instance comparisons use the look, which one frame shows.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .readback import BlockReading
 from .rollout import Generated, ScriptBlock
 
 CLEAN_RESIDUAL = 0.5  # a block whose frames lie within this relative distance of a clean world frame
-INSTANCE_CHANCE = 1 / (NUM_CODES[0] * NUM_CODES[1] * NUM_CODES[2])
+INSTANCE_CHANCE = 1 / (NUM_CODES[0] * NUM_CODES[1])  # an exact match of (palette, pattern)
 
 
 def _share(flags) -> float | None:
@@ -28,13 +29,13 @@ def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag:
 
     category_match: blocks whose category reads as prompted (the first `lag` blocks of each scene
     excluded, where a smooth switch may still be turning); clean: blocks within CLEAN_RESIDUAL of a
-    clean world frame; consistency: blocks of a scene whose instance equals the scene's first
+    clean world frame; consistency: blocks of a scene whose look (palette, pattern) equals the scene's first
     block's (the first block of a return compares with its target's first block instead: recall)."""
     starts = scene_starts(blocks) + [len(blocks)]
     category, consistency = [], []
     for a, b in zip(starts, starts[1:]):
         category += [readings[i].category == blocks[i].category for i in range(min(a + lag, b), b)]
-        consistency += [readings[i].codes == readings[a].codes for i in range(a + 1, b)]
+        consistency += [readings[i].look == readings[a].look for i in range(a + 1, b)]
     return {"category_match": _share(category),
             "clean": _share(r.residual < CLEAN_RESIDUAL for r in readings),
             "consistency": _share(consistency),
@@ -57,17 +58,17 @@ def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading],
         if blk.transition == "continue":
             continue
         j = min(i + settle, len(blocks) - 1)
-        before = readings[i - 1].codes
+        before = readings[i - 1].look
         row = {"block": i, "transition": blk.transition, "scene": blk.scene}
         lag = next((k for k in range(i, len(blocks)) if readings[k].category == blk.category
                     and (k + 1 == len(blocks) or blocks[k + 1].transition == "continue")), None)
         row["lag_blocks"] = None if lag is None else lag - i
         if blk.transition == "smooth":
-            row["carried"] = readings[j].codes == before
+            row["carried"] = readings[j].look == before
         elif blk.transition == "cut":
-            row["clean"] = readings[j].codes != before
+            row["clean"] = readings[j].look != before
         else:
-            row["recalled"] = readings[j].codes == readings[first_block[blk.scene]].codes
+            row["recalled"] = readings[j].look == readings[first_block[blk.scene]].look
         first_block.setdefault(blk.scene, i)
         out.append(row)
     return out

@@ -95,6 +95,11 @@ class BlockReading:
     def codes(self) -> tuple[int, int, int]:
         return self.instance.codes
 
+    @property
+    def look(self) -> tuple[int, int]:
+        """(palette, pattern): the instance as one frame shows it, without the sprite's motion."""
+        return self.instance.palette, self.instance.pattern
+
 
 def read_block(latent: torch.Tensor, previous_frame: torch.Tensor | None = None) -> BlockReading:
     """Summarise a block [16, F, H, W]; `previous_frame` [16, H, W] (the frame before it) adds a motion step."""
