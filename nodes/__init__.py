@@ -5,6 +5,7 @@ from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
+from .toy_nodes import EchoToyModelLoader, EchoToyPrompt, EchoToyRender
 
 NODE_CLASS_MAPPINGS = {
     "EchoCausalModelLoader": EchoCausalModelLoader,
@@ -19,6 +20,9 @@ NODE_CLASS_MAPPINGS = {
     "EchoStreamingSampler": EchoStreamingSampler,
     "EchoSaveSceneMemory": EchoSaveSceneMemory,
     "EchoLoadSceneMemory": EchoLoadSceneMemory,
+    "EchoToyModelLoader": EchoToyModelLoader,
+    "EchoToyPrompt": EchoToyPrompt,
+    "EchoToyRender": EchoToyRender,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -34,4 +38,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoStreamingSampler": "Streaming Sampler (scene memory)",
     "EchoSaveSceneMemory": "Save Scene Memory",
     "EchoLoadSceneMemory": "Load Scene Memory",
+    "EchoToyModelLoader": "Load Toy World Model",
+    "EchoToyPrompt": "Toy Prompt",
+    "EchoToyRender": "Render Toy Latent",
 }

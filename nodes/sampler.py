@@ -106,12 +106,12 @@ class EchoStreamingSampler:
             current.use_model(model.causal)
         else:
             current = SESSIONS.put(Session(name, model.causal, spec))
-        return self._run(current, script, continued, unique_id)
+        return self._run(current, script, continued, unique_id, model.rgb_factors)
 
-    def _run(self, session: Session, script: SceneScript, continued: bool, node_id):
+    def _run(self, session: Session, script: SceneScript, continued: bool, node_id, model_factors=None):
         plan = session.plan(script)
         total = sum(p.blocks for p in plan)
-        factors = comfy.wan_rgb_factors()
+        factors = model_factors or comfy.wan_rgb_factors()  # a toy-world model brings its own renderer
         events = RunEvents(session, node_id if node_id is not None else "", continued=continued, run_blocks=total,
                            planned_scenes=session.planned_timeline(plan), rgb_factors=factors)
         comfy.send_event(RUN_EVENT, events.run_event("start"))

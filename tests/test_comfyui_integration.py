@@ -413,12 +413,12 @@ def test_the_pack_imports_cleanly(comfy):
 
 def test_every_node_is_listed_in_object_info(comfy):
     info = comfy.get("/object_info")
-    assert len(NODE_CLASS_MAPPINGS) == 12
+    assert len(NODE_CLASS_MAPPINGS) == 15
     for node_id in NODE_CLASS_MAPPINGS:
         assert node_id in info, f"{node_id} missing from /object_info"
         entry = info[node_id]
         assert entry["display_name"] == NODE_DISPLAY_NAME_MAPPINGS[node_id], node_id
-        assert entry["category"] == "Echo Stream", node_id
+        assert entry["category"] == ("Echo Stream/Toy World" if node_id.startswith("EchoToy") else "Echo Stream"), node_id
         assert entry["python_module"] == f"custom_nodes.{PACK_NAME}", node_id
         assert entry["description"] == NODE_CLASS_MAPPINGS[node_id].DESCRIPTION, node_id
     assert info["EchoStreamingSampler"]["output_node"] is True
