@@ -57,8 +57,8 @@ def check_widget(where, kind, rule, value):
         assert (low is None or value >= low) and (high is None or value <= high), f"{where}: {value} outside {rule}"
 
 
-def test_there_are_six_workflows_with_thumbnails():
-    assert len(WORKFLOWS) == 6
+def test_there_are_seven_workflows_with_thumbnails():
+    assert len(WORKFLOWS) == 7
     for path in WORKFLOWS:
         thumb = path.with_suffix(".jpg")
         assert thumb.exists(), f"{path.name} has no thumbnail"
