@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     verdict = summary.get("read_back")
     if verdict:
         yes = lambda flag: "yes" if flag else "no"  # noqa: E731
-        print(f"read back from the frames: recall brought A back: {yes(verdict['recall_brought_A_back'])}; "
+        print(f"read back from the frames: recall brought A back: {yes(verdict['recall_brought_A_back'])} "
+              f"(A's look had gone before it: {yes(verdict['A_look_had_gone_before_recall'])}); "
               f"cut left B clean: {yes(verdict['cut_left_B_clean'])}; E recalled "
               f"{verdict['similarity_recall_brought_back']['found']} by similarity, brought it back: "
               f"{yes(verdict['similarity_recall_brought_back']['recalled'])}", file=sys.stderr)

@@ -54,6 +54,7 @@ def test_read_back_verdicts_follow_from_the_frames(demo):
     looks = lambda b: list(readings[b].look)  # noqa: E731
     a, b, c, a_again, _, e = starts
     assert verdict["recall_brought_A_back"] == (looks(a_again + 1) == looks(a))
+    assert verdict["A_look_had_gone_before_recall"] == (looks(a_again - 1) != looks(a))
     assert verdict["cut_left_B_clean"] == (looks(c + 1) != looks(c - 1))
     assert verdict["similarity_recall_brought_back"] == {"scene": "E", "found": "C", "recalled": looks(e + 1) == looks(c)}
     assert [s["category"] for s in verdict["scenes"]] == ["ocean", "forest", "lava", "ocean", "meadow", "lava"]
