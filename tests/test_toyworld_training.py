@@ -32,3 +32,12 @@ def test_training_is_seeded():
     a, b = train(cfg)[0], train(cfg)[0]
     for (name, p), q in zip(a.dit.state_dict().items(), b.dit.state_dict().values()):
         assert torch.equal(p, q), name
+
+
+def test_command_line_trains_and_refuses_bad_steps(tmp_path, capsys):
+    from echo_stream.__main__ import main
+
+    assert main(["toyworld", "train", "--max-steps", "1", "--out", str(tmp_path), "--quiet"]) == 0
+    assert (tmp_path / "toyworld_wan.safetensors").is_file() and (tmp_path / "toyworld_wan.json").is_file()
+    assert main(["toyworld", "train", "--max-steps", "0"]) == 2
+    assert "--max-steps must be at least 1" in capsys.readouterr().err
