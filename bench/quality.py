@@ -8,10 +8,12 @@ generated block is read back into world terms (toyworld.readback), so each measu
 share with a known chance level:
 
   recall_d{1,3,10}   A -> cut -> d other scenes (cuts) -> return to A (recall by label): the share of
-                     returns whose instance (palette, pattern, motion), one block after the return,
-                     equals A's own as first generated. Chance: 1/64.
+                     returns whose look (palette, pattern), one block after the return,
+                     equals A's own as first generated. Chance: 1/16 (look = palette x pattern).
+  recall_when_needed over the returns of all recall scripts whose previous block showed another look
+                     than A's (recall_needed: how often that was so): the share that brought A's back
   cut_clean          over those scripts' cuts: the share of first blocks after a cut whose instance
-                     differs from the instance before the cut (a fresh draw equals it with chance 1/64)
+                     differs from the look before the cut (a fresh draw equals it with chance 1/16)
   smooth_carried     A -> smooth B -> smooth C: the share of switches after which the instance (one
                      block later) equals the one before the switch
   smooth_lag         blocks from a smooth switch until the category reads as the new prompt
@@ -94,7 +96,10 @@ def measure_script(name: str, gen) -> dict:
     outcomes = transition_outcomes(gen.blocks, readings)
     out = {"category_match": per_block["category_match"], "clean_frames": per_block["clean"]}
     if name.startswith("recall"):
-        out[name] = _mean(o["recalled"] for o in outcomes if o["transition"] == "return")
+        returns = [o for o in outcomes if o["transition"] == "return"]
+        out[name] = _mean(o["recalled"] for o in returns)
+        out["recall_needed"] = _mean(o["target_gone"] for o in returns)
+        out["recall_when_needed"] = _mean(o["recalled"] for o in returns if o["target_gone"])
         out["cut_clean"] = _mean(o["clean"] for o in outcomes if o["transition"] == "cut")
     elif name == "smooth":
         out["smooth_carried"] = _mean(o["carried"] for o in outcomes if o["transition"] == "smooth")
@@ -147,7 +152,7 @@ def paired(per_seed: dict, baseline: str = BASELINE) -> dict:
     return out
 
 
-MEASURES = ("recall_d1", "recall_d3", "recall_d10", "cut_clean", "smooth_carried", "smooth_lag", "consistency_100",
+MEASURES = ("recall_d1", "recall_d3", "recall_d10", "recall_needed", "recall_when_needed", "cut_clean", "smooth_carried", "smooth_lag", "consistency_100",
             "category_match", "clean_frames")
 
 

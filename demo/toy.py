@@ -66,7 +66,7 @@ def read_back(latent: torch.Tensor, blocks_per_scene: list[int], similarity_reca
                   "block after its first, as in bench/quality.py (toyworld.evaluate.transition_outcomes)",
         "recall_brought_A_back": recall_a["recalled"],
         # a recall only shows memory when A's look had gone: otherwise "brought back" is just "never left"
-        "A_look_had_gone_before_recall": readings[recall_a["block"] - 1].look != readings[starts[0]].look,
+        "A_look_had_gone_before_recall": recall_a["target_gone"],
         "cut_left_B_clean": cut["clean"],
         "similarity_recall_brought_back": {"scene": "E", "found": found.get("E"), "recalled": recall_e.get("recalled")},
         "smooth_switches": [{"scene": label, "carried": by_label[label]["carried"],

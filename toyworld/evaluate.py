@@ -48,7 +48,8 @@ def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading],
 
     smooth: carried (instance equals the one before the switch) and lag (blocks until the category
     reads as prompted); cut: clean (instance differs from the one before the cut; equal by chance
-    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's own)."""
+    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's own) and
+    target_gone (the block before the return showed another look, so the return needed memory)."""
     first_block: dict[int, int] = {}
     out = []
     for i, blk in enumerate(blocks):
@@ -68,7 +69,9 @@ def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading],
         elif blk.transition == "cut":
             row["clean"] = readings[j].look != before
         else:
-            row["recalled"] = readings[j].look == readings[first_block[blk.scene]].look
+            target = readings[first_block[blk.scene]].look
+            row["recalled"] = readings[j].look == target
+            row["target_gone"] = before != target  # the look had changed, so only memory can bring it back
         first_block.setdefault(blk.scene, i)
         out.append(row)
     return out
