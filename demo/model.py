@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..engine import CausalWan, WanConfig, WanDiT, load_causal_wan
+from ..engine import CausalWan, CheckpointError, WanConfig, WanDiT, load_causal_wan
 
 SEED = 20261121
 TEXT_DIM = 64  # synthetic prompt embeddings of the random models (a real Wan2.1 takes 4096)
@@ -25,8 +25,14 @@ def toy_model(device: torch.device, dtype: torch.dtype) -> CausalWan:
     return load_toy_model(device=device, dtype=dtype)
 
 
-def checkpoint_model(path: str, device: torch.device, dtype: torch.dtype) -> CausalWan:
-    return load_causal_wan(path, dtype=dtype, device=device)
+def checkpoint_model(path: str, device: torch.device, dtype: torch.dtype, num_heads: int | None = None,
+                     prefer_ema: bool = True) -> CausalWan:
+    try:
+        return load_causal_wan(path, dtype=dtype, device=device, num_heads=num_heads, prefer_ema=prefer_ema)
+    except CheckpointError as err:
+        if num_heads is None and "num_heads" in str(err):  # a hidden size Wan's 128-wide heads do not divide
+            raise CheckpointError(f"{err} (on the command line: --num-heads N)") from None
+        raise
 
 
 def describe(model: CausalWan) -> dict:

@@ -13,6 +13,7 @@ class DemoScene:
     transition: str  # how the scene begins
     recall: str | None = None  # recall target label; None with "recall" = by prompt similarity
     note: str = ""
+    seconds: float | None = None  # None: the demo's seconds per scene
 
 
 SCENES = (
@@ -25,14 +26,25 @@ SCENES = (
 )
 
 
-def demo_script(prompts: dict, seconds_per_scene: float) -> SceneScript:
-    first, *rest = SCENES
-    script = SceneScript.start(prompts[first.prompt], seconds_per_scene, label=first.label)
+def file_scenes(text_scenes) -> tuple[tuple[DemoScene, ...], dict[str, str]]:
+    """A prompt file's scenes as demo scenes S1, S2, ...; prompts keyed P0, P1, ... by first appearance.
+
+    Returns (scenes, {key: prompt text})."""
+    keys: dict[str, str] = {}
+    scenes = tuple(DemoScene(keys.setdefault(t.prompt, f"P{len(keys)}"), f"S{i + 1}", t.transition,
+                             note=t.prompt[:80], seconds=t.seconds) for i, t in enumerate(text_scenes))
+    return scenes, {key: text for text, key in keys.items()}
+
+
+def demo_script(prompts: dict, seconds_per_scene: float, scenes=SCENES) -> SceneScript:
+    first, *rest = scenes
+    script = SceneScript.start(prompts[first.prompt], first.seconds or seconds_per_scene, label=first.label)
     for s in rest:
-        script = script.then(prompts[s.prompt], seconds_per_scene, s.transition, label=s.label, recall=s.recall)
+        script = script.then(prompts[s.prompt], s.seconds or seconds_per_scene, s.transition, label=s.label,
+                             recall=s.recall)
     return script
 
 
-def describe(seconds_per_scene: float, blocks: list[int]) -> list[dict]:
+def describe(seconds_per_scene: float, blocks: list[int], scenes=SCENES) -> list[dict]:
     return [{"label": s.label, "prompt": s.prompt, "transition": s.transition, "recall": s.recall,
-             "seconds": seconds_per_scene, "blocks": n, "note": s.note} for s, n in zip(SCENES, blocks)]
+             "seconds": s.seconds or seconds_per_scene, "blocks": n, "note": s.note} for s, n in zip(scenes, blocks)]

@@ -1,9 +1,12 @@
 """ComfyUI nodes: thin adapters over engine/, memory/ and runtime/ (V1 node API)."""
+from .export_node import EchoExportForCore
 from .loaders import EchoCausalModelFromMODEL, EchoCausalModelLoader
 from .memory_settings import EchoSceneMemorySettings
+from .prompt_file_node import EchoSceneScriptFromPromptFile
 from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
+from .session_memory import EchoFreeSceneMemory
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
 from .toy_nodes import EchoToyModelLoader, EchoToyPrompt, EchoToyRender
 
@@ -20,6 +23,9 @@ NODE_CLASS_MAPPINGS = {
     "EchoStreamingSampler": EchoStreamingSampler,
     "EchoSaveSceneMemory": EchoSaveSceneMemory,
     "EchoLoadSceneMemory": EchoLoadSceneMemory,
+    "EchoFreeSceneMemory": EchoFreeSceneMemory,
+    "EchoExportForCore": EchoExportForCore,
+    "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
     "EchoToyModelLoader": EchoToyModelLoader,
     "EchoToyPrompt": EchoToyPrompt,
     "EchoToyRender": EchoToyRender,
@@ -38,6 +44,9 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoStreamingSampler": "Streaming Sampler (scene memory)",
     "EchoSaveSceneMemory": "Save Scene Memory",
     "EchoLoadSceneMemory": "Load Scene Memory",
+    "EchoFreeSceneMemory": "Free Scene Memory",
+    "EchoExportForCore": "Export For Core Causal Wan",
+    "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
     "EchoToyModelLoader": "Load Toy World Model",
     "EchoToyPrompt": "Toy Prompt",
     "EchoToyRender": "Render Toy Latent",

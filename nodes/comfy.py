@@ -38,6 +38,22 @@ def full_path(folder: str, name: str) -> str:
     return path
 
 
+def model_folder(folder: str) -> str:
+    """Where a node writes a model file: ComfyUI's models/<folder> (diffusion_models lists the legacy
+    models/unet first; the folder named as the kind wins), else the first folder it knows."""
+    fp = folder_paths()
+    if fp is None:
+        return os.path.join(tempfile.gettempdir(), "echo_stream_models", folder)
+    paths = fp.get_folder_paths(folder)
+    named = [p for p in paths if os.path.basename(os.path.normpath(p)) == folder]
+    return (named or paths)[0]
+
+
+def input_directory() -> str:
+    fp = folder_paths()
+    return fp.get_input_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_input")
+
+
 def output_directory() -> str:
     fp = folder_paths()
     return fp.get_output_directory() if fp is not None else os.path.join(tempfile.gettempdir(), "echo_stream_output")
@@ -67,6 +83,20 @@ def interrupted() -> bool:
     return bool(mm is not None and mm.processing_interrupted())
 
 
+def interrupt_type() -> type[BaseException] | None:
+    """ComfyUI's Cancel exception, or None without ComfyUI.
+
+    It derives from BaseException since ComfyUI 0.20 (from Exception before), so `except Exception`
+    does not see it; callers test for it with `is_interrupt`.
+    """
+    return getattr(model_management(), "InterruptProcessingException", None)
+
+
+def is_interrupt(err: BaseException) -> bool:
+    kind = interrupt_type()
+    return kind is not None and isinstance(err, kind)
+
+
 def raise_if_interrupted() -> None:
     mm = model_management()
     if mm is not None:
@@ -74,14 +104,60 @@ def raise_if_interrupted() -> None:
 
 
 def reserve(memory_bytes: int, device, patcher=None) -> None:
-    """Make room for the KV cache (invisible to ComfyUI's accounting) and load the model's weights."""
+    """Make room for the KV cache (invisible to ComfyUI's accounting) and load the model's weights.
+
+    Under DynamicVRAM (ComfyUI >= 0.2x, on by default; --lowvram does nothing there) a dynamic model
+    is loaded page by page on demand, and load_models_gpu never evicts dynamic weights for
+    memory_required; so free_memory is asked for the cache's bytes directly, which evicts just that
+    much of the resident weight pages (they fault back in as the free memory allows).
+    """
     mm = model_management()
     if mm is None:
         return
     if patcher is not None:
         mm.load_models_gpu([patcher], memory_required=memory_bytes)
-    else:
-        mm.free_memory(memory_bytes, device)
+        is_dynamic = getattr(patcher, "is_dynamic", None)
+        if not (callable(is_dynamic) and is_dynamic()):
+            return
+    mm.free_memory(memory_bytes, device)
+
+
+HUGE = 1e29  # ComfyUI asks free_memory for 1e30 bytes when it unloads everything
+
+
+def hook_free_memory(release) -> bool:
+    """Have `release(needed_bytes or None, device)` called before each of ComfyUI's free_memory calls.
+
+    free_memory is where ComfyUI makes room: load_models_gpu calls it before loading weights and
+    unload_all_models (the "Unload models" button, /free) calls it with 1e30 bytes. `needed` is what
+    the call asks for beyond the free memory (None: everything). Installed once per process; False
+    outside ComfyUI.
+    """
+    mm = model_management()
+    if mm is None:
+        return False
+    original = mm.free_memory
+    if getattr(original, "_echo_stream_hook", False):
+        return True
+
+    def free_memory(memory_required, device, *args, **kwargs):
+        # device None frees nothing in ComfyUI's smart-memory mode; we follow it
+        needed = None if memory_required >= HUGE else memory_required - mm.get_free_memory(device)
+        if device is not None and (needed is None or needed > 0):
+            if release(needed, device):
+                mm.soft_empty_cache()  # hand the released blocks back so ComfyUI's count sees them
+        return original(memory_required, device, *args, **kwargs)
+
+    free_memory._echo_stream_hook = True
+    free_memory.__wrapped__ = original
+    mm.free_memory = free_memory
+    return True
+
+
+def empty_device_cache() -> None:
+    mm = model_management()
+    if mm is not None:
+        mm.soft_empty_cache()
 
 
 def progress_bar(total: int, node_id: str | None):

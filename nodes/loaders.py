@@ -12,6 +12,7 @@ from . import comfy
 from .types import CATEGORY, ECHO_MODEL, EchoModel
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+WEIGHTS = {"EMA when present": True, "non-EMA (generator)": False}
 FRAMES_PER_BLOCK = {"default": 3, "min": 1, "max": 8,
                     "tooltip": "Latent frames per block the model was trained with: 3 for Self-Forcing, "
                                "LongLive and CausVid chunk-wise models, 1 for frame-wise models."}
@@ -24,8 +25,8 @@ def auto_dtype(device: torch.device) -> torch.dtype:
 
 
 class EchoCausalModelLoader:
-    DESCRIPTION = ("Loads a causal (autoregressive) Wan2.1 text-to-video model: Self-Forcing, CausVid or "
-                   "LongLive .pt files, or original, ComfyUI or diffusers safetensors. The format is "
+    DESCRIPTION = ("Loads a causal (autoregressive) Wan2.1 text-to-video model: Self-Forcing, CausVid, "
+                   "LongLive or Causal Forcing .pt files, or original, ComfyUI or diffusers safetensors. The format is "
                    "detected from the file. LongLive's LoRA can be merged in.")
     CATEGORY = CATEGORY
     FUNCTION = "load"
@@ -46,9 +47,14 @@ class EchoCausalModelLoader:
             "lora_strength": ("FLOAT", {"default": 1.0, "min": -4.0, "max": 4.0, "step": 0.05,
                                         "tooltip": "Scale of the merged LoRA."}),
             "frames_per_block": ("INT", FRAMES_PER_BLOCK),
+        }, "optional": {
+            "weights": (list(WEIGHTS), {"default": "EMA when present", "tooltip": (
+                "Training checkpoints hold EMA and training weights. Causal Forcing's chunk-wise model is used "
+                "non-EMA; its frame-wise and Causal Forcing++ models, Self-Forcing and LongLive use EMA.")}),
         }}
 
-    def load(self, model_name, weight_dtype="auto", lora_name="none", lora_strength=1.0, frames_per_block=3):
+    def load(self, model_name, weight_dtype="auto", lora_name="none", lora_strength=1.0, frames_per_block=3,
+             weights="EMA when present"):
         device = comfy.torch_device()
         dtype = auto_dtype(device) if weight_dtype == "auto" else DTYPES.get(weight_dtype)
         if dtype is None:
@@ -57,7 +63,10 @@ class EchoCausalModelLoader:
         lora = None if lora_name in (None, "", "none") else comfy.full_path("loras", lora_name)
         size = os.path.getsize(path) if os.path.isfile(path) else 0
         comfy.reserve(size, device)  # room for the weights next to ComfyUI's own models
-        causal = load_causal_wan(path, dtype=dtype, device=device, lora=lora, lora_strength=lora_strength)
+        if weights not in WEIGHTS:
+            raise EchoError(f"unknown weights {weights!r}; use one of {', '.join(WEIGHTS)}")
+        causal = load_causal_wan(path, dtype=dtype, device=device, lora=lora, lora_strength=lora_strength,
+                                 prefer_ema=WEIGHTS[weights])
         return (EchoModel(os.path.basename(model_name), causal, int(frames_per_block)),)
 
 

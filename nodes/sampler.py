@@ -13,23 +13,16 @@ from ..runtime.latent_file import save_latent
 from ..runtime.memory_choice import MemoryChoice
 from ..runtime.preview import latent_to_rgb, save_animation, to_images
 from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
-from ..runtime.session import SESSIONS, Session, SessionSpec, estimate_cache_bytes
+from ..runtime.registry import SESSIONS
+from ..runtime.session import Session, SessionSpec, estimate_cache_bytes
+from ..runtime.steps import parse_steps
 from . import comfy
 from .files import plural, safe_name
+from .session_memory import watch_sessions
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
 MAX_ANIMATION_FRAMES = 1200  # latent frames in the node's own animated preview (older ones are thinned)
-
-
-def parse_steps(text: str) -> tuple[float, ...]:
-    try:
-        steps = tuple(float(s) for s in str(text).replace(";", ",").split(",") if s.strip())
-    except ValueError:
-        raise EchoError(f"steps must be numbers separated by commas, like '1000, 750, 500, 250'; got {text!r}") from None
-    if not steps:
-        raise EchoError("the step list is empty; give timesteps like '1000, 750, 500, 250'")
-    return steps
 
 
 class EchoStreamingSampler:
@@ -69,6 +62,9 @@ class EchoStreamingSampler:
             "memory": (MEMORY_CONFIG, {"tooltip": "Scene Memory Settings; default echo_forcing. Ignored when continuing."}),
             "scene_memory": (SCENE_MEMORY, {"tooltip": "Continue this session (e.g. from Load Scene Memory); "
                                                        "overrides session and mode."}),
+            "first_block_steps": ("STRING", {"default": "", "tooltip": "Timesteps of a new session's first block; "
+                                             "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
+                                             "models want '1000, 750, 500, 250' here."}),
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
@@ -77,18 +73,21 @@ class EchoStreamingSampler:
         return float("nan") if mode == "continue" or scene_memory is not None else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
-               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None):
+               memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
+               first_block_steps=""):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
+        watch_sessions()
         name = (session or "").strip() or "default"
         if scene_memory is not None:
+            SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Streaming Sampler")
             name, mode = scene_memory.session, "continue"
-        if mode == "continue" and SESSIONS.get(name) is None and scene_memory is None:
+        if mode == "continue" and SESSIONS.peek(name) is None and scene_memory is None:
             log.info("echo_stream: no session %r yet; starting it", name)  # the first Queue of a loop
             mode = "new"
         continued = mode == "continue"
         if continued:
-            current = SESSIONS.require(name)
+            current = SESSIONS.peek(name) or SESSIONS.require(name)  # a parked one comes back after reserve
             if (current.spec.width, current.spec.height) != (width, height):
                 raise EchoError(f"session {name!r} is {current.spec.width}x{current.spec.height}; set width and "
                                 f"height to match it, or start a new session")
@@ -97,16 +96,18 @@ class EchoStreamingSampler:
                                 f"model {model.frames_per_block}; start a new session")
             spec = current.spec
         else:
+            first = parse_steps(first_block_steps) if str(first_block_steps or "").strip() else None
             spec = SessionSpec(width, height, int(seed), 1, model.frames_per_block, parse_steps(steps),
-                               memory=memory or MemoryChoice())
+                               memory=memory or MemoryChoice(), first_steps=first)
             SESSIONS.drop(name)  # free the old cache before the new one is allocated
         cache_bytes = estimate_cache_bytes(model.causal, spec)
-        comfy.reserve(cache_bytes, model.causal.device, model.patcher)
-        if continued:
-            current.use_model(model.causal)
-        else:
-            current = SESSIONS.put(Session(name, model.causal, spec))
-        return self._run(current, script, continued, unique_id, model.rgb_factors)
+        with SESSIONS.busy(name):  # never parked by the room ComfyUI makes for it, nor while it runs
+            comfy.reserve(cache_bytes, model.causal.device, model.patcher)
+            if continued:
+                current = SESSIONS.require(name, model.causal, model.name)
+            else:
+                current = SESSIONS.put(Session(name, model.causal, spec, model.name))
+            return self._run(current, script, continued, unique_id, model.rgb_factors)
 
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id, model_factors=None):
         plan = session.plan(script)
@@ -125,14 +126,19 @@ class EchoStreamingSampler:
                 image = to_images(frame, max_width=512)[0]
                 try:  # ComfyUI's progress hook is also its interrupt check; keep the blocks made so far
                     progress.update_absolute(report.run_block + 1, total, ("JPEG", image, 512))
-                except Exception as err:  # noqa: BLE001 - re-raised after the partial output is saved
+                except BaseException as err:  # noqa: BLE001 - re-raised after the partial output is saved
+                    if not (isinstance(err, Exception) or comfy.is_interrupt(err)):
+                        raise  # KeyboardInterrupt, SystemExit: not ours to hold back
                     stop.append(err)
 
         try:
             result = session.run(script, plan=plan, on_block=on_block,
                                  should_stop=lambda: bool(stop) or comfy.interrupted())
-        except Exception as err:
-            self._keep_partial(session, events, "error", str(err))
+        except BaseException as err:  # Cancel is a BaseException since ComfyUI 0.20; all are re-raised
+            if comfy.is_interrupt(err):
+                self._keep_partial(session, events, "interrupted")
+            else:
+                self._keep_partial(session, events, "error", str(err) or type(err).__name__)
             raise
         if result.interrupted:
             self._keep_partial(session, events, "interrupted")
@@ -141,10 +147,17 @@ class EchoStreamingSampler:
             comfy.raise_if_interrupted()
         comfy.send_event(RUN_EVENT, events.run_event("end", result))
         ui = self._animation(session, result.latents, factors)
-        handle = SceneMemoryHandle(session.name, session.blocks_done)
+        handle = SceneMemoryHandle(session.name, session.blocks_done, session.id)
         return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle)}
 
     def _keep_partial(self, session: Session, events: RunEvents, phase: str, message: str | None = None) -> None:
+        """Tell the widget the run ended early and save its latents; never masks the error being raised."""
+        try:
+            self._save_partial(session, events, phase, message)
+        except Exception:  # noqa: BLE001 - the run's own error (or Cancel) is what the caller raises next
+            log.exception("echo_stream: could not keep the partial run %s of session %r", events.run, session.name)
+
+    def _save_partial(self, session: Session, events: RunEvents, phase: str, message: str | None) -> None:
         latents = session.run_latents()
         comfy.send_event(RUN_EVENT, events.run_event(phase, message=message))
         if latents.shape[2] == 0:

@@ -6,6 +6,8 @@ into several graphs.
 from __future__ import annotations
 
 from ..engine.errors import EchoError
+from ..memory.scene_pool import prompt_feature
+from ..runtime.recall_text import recall_texts
 from ..runtime.script import SceneScript
 from ..runtime.timeline_text import parse_timeline
 from .types import CATEGORY, SCENE_SCRIPT, conditioning_tensor
@@ -74,20 +76,26 @@ class EchoHardCut(_AddScene):
 
 class EchoAutoTransition(_AddScene):
     DESCRIPTION = ("Lets the scene memory choose: recall a past scene whose prompt is very similar, a smooth "
-                   "switch when the new prompt is close to the current one, else a hard cut.")
+                   "switch when the new prompt is close to the current one, else a hard cut. Similarity is the "
+                   "cosine of the mean-pooled conditioning (only a CONDITIONING arrives here, not the text).")
     TRANSITION = "auto"
 
 
 class EchoSceneRecall(_AddScene):
     DESCRIPTION = ("Returns to a scene seen earlier: its stored Scene Recall Frame is put back into memory so "
                    "the place, characters and look come back. Name the scene by label or 0-based index, or "
-                   "leave the target empty to recall the past scene whose prompt is most similar.")
+                   "leave the target empty to recall the past scene whose prompt is most similar. Only a "
+                   "CONDITIONING arrives here, so similarity is that of the mean-pooled embeddings (words all "
+                   "prompts share count too); Scene Script From Text matches by prompt text as the released "
+                   "Echo-Forcing code does.")
 
     @classmethod
     def INPUT_TYPES(cls):
         types = super().INPUT_TYPES()
         types["optional"]["target"] = ("STRING", {
-            "default": "", "tooltip": "Label or 0-based index of the scene to recall; empty = most similar prompt."})
+            "default": "", "tooltip": "Label or 0-based index of the scene to recall; empty = the most similar "
+                                      "prompt (cosine of the mean-pooled conditioning: without the prompt text, "
+                                      "words shared by all prompts are not filtered out as in the released code)."})
         return types
 
     def add(self, script, conditioning, seconds, label="", target=""):
@@ -101,7 +109,9 @@ class EchoSceneScriptFromText:
                    "'|'; each has a duration [10s]. A marker after the number sets the transition OUT of that "
                    "scene into the next: [10s#] = hard cut, [10s@] = recall (of the most similar earlier scene), "
                    "no marker = smooth. Example: 'a beach at dawn [10s#] | a city at night [10s@] | the beach "
-                   "at noon [10s]'. Text after ';' in a scene is ignored (subtitles).")
+                   "at noon [10s]'. Text after ';' in a scene is ignored (subtitles). With a recall in the "
+                   "timeline, scenes are matched as the released code matches them: words found in at least "
+                   "max(2, ceil(0.7 N)) of the N prompts (and stop words) are dropped, the rest re-encoded.")
     CATEGORY = CATEGORY
     FUNCTION = "build"
     RETURN_TYPES = (SCENE_SCRIPT,)
@@ -111,7 +121,9 @@ class EchoSceneScriptFromText:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "clip": ("CLIP", {"tooltip": "The umt5 text encoder (CLIPLoader, type wan)."}),
+            "clip": ("CLIP", {"tooltip": "The umt5 text encoder (CLIPLoader, type wan). With a recall in the "
+                                         "timeline it also encodes each prompt's distinctive words (the released "
+                                         "code's recall-by-similarity feature)."}),
             "timeline": ("STRING", {"multiline": True, "default": "a red fox runs through fresh snow [10s] | "
                                     "the fox leaps into a frozen river [10s]",
                                     "tooltip": "Scenes separated by '|', each with [Ns], [Ns#] or [Ns@]."}),
@@ -120,18 +132,29 @@ class EchoSceneScriptFromText:
         }}
 
     def build(self, clip, timeline, default_seconds=10.0):
-        scenes = parse_timeline(timeline, default_seconds)
-        encoded: dict[str, object] = {}
-        script = None
-        for scene in scenes:
-            if scene.prompt not in encoded:  # one encoding per distinct prompt
-                encoded[scene.prompt] = conditioning_tensor(_encode(clip, scene.prompt), "Scene Script From Text")
-            cond = encoded[scene.prompt]
-            if script is None:
-                script = SceneScript.start(cond, scene.seconds)
-            else:
-                script = script.then(cond, scene.seconds, scene.transition)
-        return (script,)
+        return (encode_scenes(clip, parse_timeline(timeline, default_seconds), "Scene Script From Text"),)
+
+
+def encode_scenes(clip, scenes, where: str) -> SceneScript:
+    """A script of parsed text scenes, each prompt encoded once with the CLIP."""
+    encoded: dict[str, object] = {}
+
+    def encode(text):  # one encoding per distinct text
+        if text not in encoded:
+            encoded[text] = conditioning_tensor(_encode(clip, text), where)
+        return encoded[text]
+
+    conds = [encode(scene.prompt) for scene in scenes]
+    features = [None] * len(scenes)
+    if any(scene.transition == "recall" for scene in scenes):  # the released code builds them only then
+        features = [prompt_feature(encode(text)) for text in recall_texts([scene.prompt for scene in scenes])]
+    script = None
+    for scene, cond, feature in zip(scenes, conds, features):
+        if script is None:
+            script = SceneScript.start(cond, scene.seconds, prompt_feature=feature)
+        else:
+            script = script.then(cond, scene.seconds, scene.transition, prompt_feature=feature)
+    return script
 
 
 def _encode(clip, prompt: str):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.errors import EchoError
+from ..engine.geometry import FPS, VAE_TEMPORAL_STRIDE
+from ..engine.transitions import SCRIPT_TRANSITIONS as TRANSITIONS
 
-FPS = 16  # Wan2.1 pixel frames per second
-PIXEL_FRAMES_PER_LATENT = 4  # the Wan VAE's temporal compression
-TRANSITIONS = ("start", "smooth", "cut", "recall", "auto")
+PIXEL_FRAMES_PER_LATENT = VAE_TEMPORAL_STRIDE  # re-exported for callers of this module; a rate, not a count
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Scene:
     label: str | None = None
     recall: str | int | None = None  # recall target (label or scene index); None = by similarity
     on_continue: str = "smooth"  # a "start" scene that extends a session with another prompt
+    prompt_feature: Any = None  # [C] unit vector for recall by similarity; None = mean-pooled conditioning
 
     def __post_init__(self):
         if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and self.seconds > 0):
@@ -52,23 +53,25 @@ class SceneScript:
                             "Hard Cut, Scene Recall or Auto Transition after it")
 
     @classmethod
-    def start(cls, conditioning, seconds: float, label: str | None = None, on_continue: str = "smooth"):
-        return cls((Scene(conditioning, seconds, "start", _label(label), None, on_continue),))
+    def start(cls, conditioning, seconds: float, label: str | None = None, on_continue: str = "smooth",
+              prompt_feature=None):
+        return cls((Scene(conditioning, seconds, "start", _label(label), None, on_continue, prompt_feature),))
 
     def then(self, conditioning, seconds: float, transition: str, label: str | None = None,
-             recall: str | int | None = None) -> "SceneScript":
+             recall: str | int | None = None, prompt_feature=None) -> "SceneScript":
         """A new, longer script; this one is unchanged."""
         if transition == "start":
             raise EchoError("use Prompt Switch, Hard Cut, Scene Recall or Auto Transition to add a scene")
-        return SceneScript(self.scenes + (Scene(conditioning, seconds, transition, _label(label), recall),))
+        scene = Scene(conditioning, seconds, transition, _label(label), recall, prompt_feature=prompt_feature)
+        return SceneScript(self.scenes + (scene,))
 
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.scenes)
 
     def block_counts(self, frames_per_block: int = 3) -> list[int]:
-        counts = [max(1, int(s.seconds * FPS / (PIXEL_FRAMES_PER_LATENT * frames_per_block))) for s in self.scenes]
-        total = math.ceil((self.seconds * FPS // PIXEL_FRAMES_PER_LATENT) / frames_per_block)
+        counts = [max(1, int(s.seconds * FPS / (VAE_TEMPORAL_STRIDE * frames_per_block))) for s in self.scenes]
+        total = math.ceil((self.seconds * FPS // VAE_TEMPORAL_STRIDE) / frames_per_block)
         counts[-1] += max(0, total - sum(counts))
         return counts
 

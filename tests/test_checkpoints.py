@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from echo_stream.engine import CheckpointError, WanConfig, WanDiT, load_causal_wan, load_state_dict
+from echo_stream.engine.checkpoint import read_raw
 from echo_stream.engine.keymap import original_to_diffusers
 from tiny import TINY, tiny_dit
 
@@ -173,6 +174,63 @@ def test_pickled_objects_are_refused(tmp_path):
         pickle.dump({"generator": {"x": WanConfig()}}, f, protocol=2)
     with pytest.raises(CheckpointError, match="evil.pt.*(refused|cannot be read)"):
         load_causal_wan(path)
+
+
+TORCH_ADVICE = ("weights_only=False", "weights_only` set to `False`", "add_safe_globals", "safe_globals")
+
+
+@pytest.mark.parametrize("content, kind", [
+    (b"hello world\n", "neither torch.save's zip archive nor a pickle"),
+    (b'{"generator": {}}\n', "neither torch.save's zip archive nor a pickle"),
+    (b"0123456789", "neither torch.save's zip archive nor a pickle"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 5\n", "a Git LFS pointer"),
+    (b"<!DOCTYPE html><html>Not found</html>", "a web page"),
+    (b"", "empty"),
+])
+def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path, content, kind):
+    path = tmp_path / "renamed.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"renamed\.pt: ") as err:
+        load_causal_wan(path)
+    assert kind in str(err.value) and "Python objects" not in str(err.value)
+    assert not any(advice in str(err.value) for advice in TORCH_ADVICE)
+
+
+@pytest.mark.parametrize("content, kind", [
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 5\n", "a Git LFS pointer"),
+    (b"<html><body>Sign in</body></html>", "a web page"),
+])
+def test_a_download_mistake_named_safetensors_is_named_so(tmp_path, content, kind):
+    path = tmp_path / "wan.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=rf"wan.safetensors: not a safetensors file: {kind}"):
+        load_causal_wan(path)
+
+
+class Foreign:
+    pass
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_foreign_objects_are_refused_without_torchs_unsafe_advice(weights, tmp_path, zipped):
+    path = tmp_path / "foreign.pt"
+    torch.save({"generator": weights, "extra": Foreign()}, path, _use_new_zipfile_serialization=zipped)
+    with pytest.raises(CheckpointError, match=r"foreign.pt: refused to load: the file holds Python objects "
+                                              r"beyond tensors \(test_checkpoints.Foreign\)") as err:
+        load_causal_wan(path, num_heads=HEADS)
+    assert not any(advice in str(err.value) for advice in TORCH_ADVICE)
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_checkpoint_cut_anywhere_is_called_truncated_never_foreign(tmp_path, zipped):
+    path, cut = tmp_path / "whole.pt", tmp_path / "cut.pt"
+    torch.save({"generator": {"blocks.0.w": torch.zeros(3, 3), "head.b": torch.ones(2)}}, path,
+               _use_new_zipfile_serialization=zipped)
+    data = path.read_bytes()
+    for size in range(4, len(data), 1 if not zipped else 13):  # every cut of the legacy pickle (names cut too)
+        cut.write_bytes(data[:size])
+        with pytest.raises(CheckpointError, match=r"cut.pt: cannot be read as a PyTorch checkpoint \(truncated"):
+            read_raw(cut)
 
 
 def test_missing_unexpected_and_misshaped_tensors_are_listed(weights, tmp_path):

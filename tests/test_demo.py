@@ -35,7 +35,7 @@ def test_summary_describes_the_six_scenes(demo):
     assert [s["label"] for s in summary["timeline"]] == [s.label for s in SCENES]
     assert summary["blocks"] == 48 and summary["latent_shape"] == [1, 16, 144, 8, 8]  # the toy model's 64x64
     assert summary["model"]["source"] == "toy world model (bundled)" and summary["model"]["text_dim"] == 4096
-    assert summary["pixel_frames"] == 576 and summary["finite"]
+    assert summary["pixel_frames"] == 4 * 144 - 3 and summary["finite"]  # what the Wan VAE decodes 144 latent frames to
     assert summary["cache_bytes"] > 0 and summary["pool_bytes_cpu"] > 0
     assert summary["max_rope_id"]["keys"] <= 21 + 45
     assert summary["similarity_recalls"] == [{"scene": "E", "found": "C", "similarity": pytest.approx(1, abs=0.1)}]
@@ -188,3 +188,62 @@ def test_checkpoint_and_prompt_file_run_the_same_script(tmp_path):
     assert summary["model"]["prompts"].endswith("prompts.safetensors")
     assert summary["latent_shape"] == [1, 16, 36, 4, 4]  # 6 scenes x 2 blocks x 3 frames
     assert list(load_file(str(out / "demo.latent"))["latent_tensor"].shape) == summary["latent_shape"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--seconds", "0"], "--seconds must be more than 0 (got 0)"),
+    (["--seconds", "-2"], "--seconds must be more than 0 (got -2)"),
+    (["--width", "0"], "--width must be more than 0"),
+    (["--device", "tpu"], "--device 'tpu' is not a device the demo runs on; valid here: cpu"),
+    (["--device", "cuda:99"], "--device cuda:99"),
+    (["--num-heads", "2"], "--num-heads needs --checkpoint"),
+])
+def test_cli_refuses_bad_options_before_running(tmp_path, capsys, monkeypatch, flags, message):
+    from echo_stream.demo import model as models
+
+    monkeypatch.setattr(models, "random_model", lambda *a, **k: pytest.fail("the demo ran despite a bad option"))
+    assert pack_main(["demo", "--short", "--quiet", "--out", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def short_checkpoint(path: Path) -> None:
+    """The demo's own --short model (dim 48: Wan's 128-wide heads do not divide it) saved as a checkpoint."""
+    from echo_stream.demo import model as models
+
+    dit = models.random_model(True, torch.device("cpu"), torch.float32).dit
+    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, str(path))
+
+
+def test_a_checkpoint_whose_heads_cannot_be_inferred_loads_with_num_heads(tmp_path, capsys):
+    short_checkpoint(tmp_path / "short.safetensors")
+    base = ["demo", "--checkpoint", str(tmp_path / "short.safetensors"), "--width", "32", "--height", "32",
+            "--seconds", "0.75", "--quiet"]
+    assert pack_main([*base, "--out", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err
+    assert "hidden size 48" in err and "--num-heads N" in err
+    assert pack_main([*base, "--num-heads", "2", "--out", str(tmp_path / "yes")]) == 0
+    summary = json.loads((tmp_path / "yes" / "summary.json").read_text())
+    assert summary["model"]["heads"] == 2 and summary["model"]["dim"] == 48
+    assert summary["latent_shape"] == [1, 16, 18, 4, 4]  # 6 scenes x 1 block x 3 frames
+
+
+def test_the_prompt_file_is_checked_before_the_checkpoint_loads(tmp_path, capsys, monkeypatch):
+    from echo_stream.demo import model as models
+
+    monkeypatch.setattr(models, "checkpoint_model", lambda *a, **k: pytest.fail("the checkpoint loaded first"))
+    save_file({n: torch.zeros(1, 5, 8) for n in "ABCD"}, str(tmp_path / "p.safetensors"))
+    args = ["demo", "--checkpoint", str(tmp_path / "big.pt"), "--prompts", str(tmp_path / "p.safetensors"),
+            "--quiet", "--out", str(tmp_path / "out")]
+    assert pack_main(args) == 2
+    assert "lacks tensors ['E']" in capsys.readouterr().err
+    save_file({n: torch.zeros(1, 5, 8 if n != "E" else 16) for n in "ABCDE"}, str(tmp_path / "p.safetensors"))
+    assert pack_main(args) == 2
+    assert "different widths" in capsys.readouterr().err
+
+
+def test_a_prompt_file_of_the_wrong_width_is_named_after_the_checkpoint_loads(tmp_path, capsys):
+    short_checkpoint(tmp_path / "short.safetensors")
+    save_file({n: torch.zeros(1, 5, 8) for n in "ABCDE"}, str(tmp_path / "p.safetensors"))
+    assert pack_main(["demo", "--checkpoint", str(tmp_path / "short.safetensors"), "--num-heads", "2",
+                      "--prompts", str(tmp_path / "p.safetensors"), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    assert "the embeddings are 8 wide, but this model takes 64" in capsys.readouterr().err

@@ -59,9 +59,80 @@ def test_script_from_text_encodes_each_distinct_prompt_once():
 
     clip = FakeClip()
     script = call("EchoSceneScriptFromText", clip=clip, timeline="a fox [1.5s#] | a river [3s@] | a fox [1.5s]")[0]
-    assert clip.encoded == ["a fox", "a river"]
+    assert clip.encoded == ["a fox", "a river", "fox", "river"]  # the prompts, then their recall texts
     assert [s.transition for s in script.scenes] == ["start", "cut", "recall"]
     assert script.scenes[0].conditioning is script.scenes[2].conditioning
+
+
+class WordClip:
+    """A text encoder stand-in: one fixed random 32-dim row per word, so shared words pull prompts together."""
+
+    def __init__(self):
+        self.encoded = []
+
+    def tokenize(self, prompt):
+        return prompt
+
+    def encode_from_tokens_scheduled(self, prompt):
+        self.encoded.append(prompt)
+        rows = [torch.randn(32, generator=torch.Generator().manual_seed(sum(map(ord, w)) * 7919 + len(w)))
+                for w in prompt.lower().replace(".", " ").split()]
+        return [[torch.stack(rows)[None], {}]]
+
+
+# "red" and "fox" are in 3 of the 4 prompts: the released rule drops them, and the recall (scene 3)
+# matches scene 0 by "snow"; mean-pooled whole prompts would pick scene 1, whose word counts it shares
+FOX_TIMELINE = ("red fox snow snow snow [1.5s#] | red red red red fox fox fox fox city [1.5s#] | "
+                "blue bird forest [1.5s@] | red red red red fox fox fox fox snow [1.5s]")
+
+
+def test_script_from_text_gives_each_scene_the_released_recall_feature():
+    from echo_stream.memory.scene_pool import prompt_feature
+
+    clip = WordClip()
+    script = call("EchoSceneScriptFromText", clip=clip, timeline=FOX_TIMELINE)[0]
+    texts = ["snow snow snow", "city", "blue bird forest", "snow"]
+    assert clip.encoded[4:] == ["snow snow snow", "city", "snow"]  # "blue bird forest" was encoded already
+    for scene, text in zip(script.scenes, texts):
+        want = prompt_feature(WordClip().encode_from_tokens_scheduled(text)[0][0])
+        torch.testing.assert_close(scene.prompt_feature, want)
+    plain = call("EchoSceneScriptFromText", clip=WordClip(), timeline=FOX_TIMELINE.replace("@", "#"))[0]
+    assert all(scene.prompt_feature is None for scene in plain.scenes)  # no recall: no extra encoding
+
+
+def test_recall_by_similarity_from_text_uses_the_released_feature(comfy_dirs, model, monkeypatch):
+    from echo_stream.memory.scene_pool import ScenePool, prompt_feature
+
+    matched = []
+    best_match = ScenePool.best_match
+
+    def spy(pool, feature, exclude=None):
+        entry, similarity = best_match(pool, feature, exclude)
+        matched.append(entry.scene_index)
+        return entry, similarity
+
+    monkeypatch.setattr(ScenePool, "best_match", spy)
+    script = call("EchoSceneScriptFromText", clip=WordClip(), timeline=FOX_TIMELINE)[0]
+    conds = [prompt_feature(scene.conditioning) for scene in script.scenes]
+    assert max((0, 1, 2), key=lambda i: float(conds[i] @ conds[3])) == 1  # what mean-pooling would recall
+    sample(model, script, session="fox")
+    assert matched == [0]  # the scene that shares the recall's distinctive word
+    from echo_stream.runtime.registry import SESSIONS
+
+    pool = SESSIONS.get("fox").memory.pool
+    for entry in pool.entries:  # the finished scenes keep the feature they were given
+        torch.testing.assert_close(entry.feature, script.scenes[entry.scene_index].prompt_feature)
+
+
+def test_text_features_survive_save_and_load(comfy_dirs, model):
+    first = call("EchoSceneScriptFromText", clip=WordClip(), timeline=FOX_TIMELINE.replace("[1.5s]", "[0.75s@]"))[0]
+    onward = call("EchoSceneScriptFromText", clip=WordClip(), timeline="red fox city [0.75s@] | bird forest [0.75s]")[0]
+    _, handle, _ = sample(model, first, session="text")
+    call("EchoSaveSceneMemory", scene_memory=handle, filename="text")
+    in_memory, _, _ = sample(model, onward, mode="continue", session="text")
+    loaded = call("EchoLoadSceneMemory", model=model, file="text.safetensors", session="text loaded")[0]
+    from_file, _, _ = sample(model, onward, mode="continue", session="ignored", scene_memory=loaded)
+    assert torch.equal(from_file, in_memory)
 
 
 def test_memory_settings_node():
@@ -189,3 +260,52 @@ def test_interrupt_keeps_what_was_generated(comfy_dirs, model, monkeypatch):
     assert handle.blocks == 6
     full, _, _ = sample(model, script, session="whole")
     assert torch.equal(torch.cat([saved, rest], dim=2), full)
+
+
+def test_cancel_deriving_from_base_exception_keeps_the_partial_run(comfy_dirs, model, monkeypatch, caplog):
+    """ComfyUI >= 0.20: Cancel raises InterruptProcessingException(BaseException) from the progress hook."""
+    from echo_stream.nodes import comfy
+
+    class InterruptProcessingException(BaseException):  # as in comfy/model_management.py since 0.20
+        pass
+
+    class ProgressBar:  # core's ProgressBar: its hook raises the interrupt (and clears the flag)
+        def update_absolute(self, value, total=None, preview=None):
+            if value == 2:
+                raise InterruptProcessingException()
+
+    events = []
+    monkeypatch.setattr(comfy, "interrupt_type", lambda: InterruptProcessingException, raising=False)
+    monkeypatch.setattr(comfy, "progress_bar", lambda total, node_id: ProgressBar())
+    monkeypatch.setattr(comfy, "send_event", lambda name, data: events.append((name, data() if callable(data) else data)))
+    with caplog.at_level("WARNING", logger="echo_stream"), pytest.raises(InterruptProcessingException):
+        sample(model, script_of(("EchoSceneStart", 1, 4.5, {})), session="cancelled")
+    runs = [data for name, data in events if name == "echo_stream.run"]
+    assert [run["phase"] for run in runs] == ["start", "interrupted"] and runs[-1]["run_blocks"] == 2
+    files = os.listdir(comfy_dirs / "output" / "echo_stream")
+    assert len(files) == 1 and files[0].startswith("cancelled_interrupted_") and files[0].endswith(".latent")
+    assert "stopped (interrupted) after 2 blocks" in caplog.text
+    from safetensors.torch import load_file
+
+    assert load_file(comfy_dirs / "output" / "echo_stream" / files[0])["latent_tensor"].shape[2] == 6
+    monkeypatch.setattr(comfy, "progress_bar", lambda total, node_id: None)
+    _, handle, _ = sample(model, script_of(("EchoSceneStart", 1, 3.0, {})), mode="continue", session="cancelled")
+    assert handle.blocks == 6  # the two kept blocks and four more
+
+
+def test_keyboard_interrupt_is_not_held_back_as_a_cancel(comfy_dirs, model, monkeypatch):
+    from echo_stream.nodes import comfy
+
+    class InterruptProcessingException(BaseException):
+        pass
+
+    class ProgressBar:
+        def update_absolute(self, value, total=None, preview=None):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(comfy, "interrupt_type", lambda: InterruptProcessingException, raising=False)
+    monkeypatch.setattr(comfy, "progress_bar", lambda total, node_id: ProgressBar())
+    with pytest.raises(KeyboardInterrupt):
+        sample(model, script_of(("EchoSceneStart", 1, 4.5, {})), session="ctrl-c")
+    files = os.listdir(comfy_dirs / "output" / "echo_stream")
+    assert len(files) == 1 and files[0].startswith("ctrl-c_error_")  # stopped at once, the first block kept

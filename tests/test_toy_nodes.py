@@ -95,7 +95,7 @@ def test_toy_prompt_is_the_category_embedding():
 
 def test_render_undoes_the_sampler_latent_scaling(toy, comfy_dirs, wan_latent_format):  # noqa: F811
     """Sampler LATENT (process_out applied) -> Render Toy Latent == the world's renderer on the model's latents."""
-    from echo_stream.runtime.session import SESSIONS
+    from echo_stream.runtime.registry import SESSIONS
 
     latent = run_toy(toy)["samples"]
     model_space = SESSIONS.require("toy").run_latents()
@@ -118,7 +118,7 @@ def test_render_checks_its_input():
 def test_live_preview_shows_rendered_toy_frames(toy, comfy_dirs, monkeypatch):  # noqa: F811
     events = []
     monkeypatch.setattr(comfy, "send_event", lambda name, data: events.append((name, data() if callable(data) else data)))
-    from echo_stream.runtime.session import SESSIONS
+    from echo_stream.runtime.registry import SESSIONS
 
     run_toy(toy)
     blocks = [data for name, data in events if name == BLOCK_EVENT]

@@ -1,0 +1,1 @@
+"""Command-line tools of `python -m echo_stream` (besides the demo)."""
