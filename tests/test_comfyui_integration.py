@@ -613,6 +613,7 @@ def test_the_toy_world_workflow_runs_and_renders_the_scenes(comfy):
     ui = json.loads((PACK_ROOT / "workflows" / "echo_toy_world.json").read_text())
     prompt = api_prompt(ui, comfy.get("/object_info"))
     save = next(k for k, n in prompt.items() if n["class_type"] == "SaveAnimatedWEBP")
+    log_before = len(comfy.log())
     started = time.monotonic()
     entry = comfy.run(prompt, uuid.uuid4().hex)
     assert_success(entry)
@@ -635,4 +636,6 @@ def test_the_toy_world_workflow_runs_and_renders_the_scenes(comfy):
     for k, category in enumerate(expected):
         mean = np.mean(frames[k * 18 + 3:(k + 1) * 18 if k < 4 else None], axis=(0, 1, 2))
         assert int(np.argmax(mean)) == channel[category], (category, mean)
-    assert pack_problems(comfy, comfy.log()) == []
+    # no warning, error or traceback from the pack while it ran (its INFO lines, e.g. parking an older session
+    # when several are live, are fine)
+    assert [line for line in pack_problems(comfy, comfy.log()[log_before:]) if "[INFO]" not in line] == []
