@@ -8,6 +8,7 @@ from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, Ec
                            EchoSceneScriptFromText, EchoSceneStart)
 from .session_memory import EchoFreeSceneMemory
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
+from .toy_nodes import EchoToyModelLoader, EchoToyPrompt, EchoToyRender
 
 NODE_CLASS_MAPPINGS = {
     "EchoCausalModelLoader": EchoCausalModelLoader,
@@ -25,6 +26,9 @@ NODE_CLASS_MAPPINGS = {
     "EchoFreeSceneMemory": EchoFreeSceneMemory,
     "EchoExportForCore": EchoExportForCore,
     "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
+    "EchoToyModelLoader": EchoToyModelLoader,
+    "EchoToyPrompt": EchoToyPrompt,
+    "EchoToyRender": EchoToyRender,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -43,4 +47,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoFreeSceneMemory": "Free Scene Memory",
     "EchoExportForCore": "Export For Core Causal Wan",
     "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
+    "EchoToyModelLoader": "Load Toy World Model",
+    "EchoToyPrompt": "Toy Prompt",
+    "EchoToyRender": "Render Toy Latent",
 }
