@@ -1,4 +1,4 @@
-"""`python -m echo_stream <command>`: the pack's command line. Commands: demo, export.
+"""`python -m echo_stream <command>`: the pack's command line. Commands: demo, export, toyworld.
 
 Relative imports only: the pack folder may be imported under any name (ComfyUI uses the folder's).
 """
@@ -7,9 +7,10 @@ import sys
 USAGE = """usage: python -m echo_stream <command> [options]
 
 commands:
-  demo    the six-scene interactive demo (python -m echo_stream demo --help)
-  export  a causal Wan checkpoint as a file core's Load Diffusion Model loads as its causal
-          model, for core's Sampler AR Video (python -m echo_stream export --help)
+  demo      the six-scene interactive demo (python -m echo_stream demo --help)
+  export    a causal Wan checkpoint as a file core's Load Diffusion Model loads as its causal
+            model, for core's Sampler AR Video (python -m echo_stream export --help)
+  toyworld  train or check the toy-world model (python -m echo_stream toyworld --help)
 """
 
 
@@ -27,6 +28,10 @@ def main(argv=None) -> int:
         from .cli.export import main as export_main
 
         return export_main(rest)
+    if command == "toyworld":
+        from .toyworld.cli import main as toyworld_main
+
+        return toyworld_main(rest)
     print(f"unknown command {command!r}\n\n{USAGE}", end="", file=sys.stderr)
     return 2
 

@@ -1,4 +1,4 @@
-"""The demo's models: a small random Wan built from a fixed seed, or a real checkpoint."""
+"""The demo's models: the bundled toy-world model (default), a small random Wan, or a real checkpoint."""
 from __future__ import annotations
 
 import torch
@@ -17,6 +17,12 @@ def random_model(short: bool, device: torch.device, dtype: torch.dtype) -> Causa
     torch.manual_seed(SEED)
     dit = WanDiT(cfg).eval()
     return CausalWan(dit.to(device=device, dtype=dtype), cfg)
+
+
+def toy_model(device: torch.device, dtype: torch.dtype) -> CausalWan:
+    from ..toyworld.model import load_toy_model
+
+    return load_toy_model(device=device, dtype=dtype)
 
 
 def checkpoint_model(path: str, device: torch.device, dtype: torch.dtype, num_heads: int | None = None,

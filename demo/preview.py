@@ -1,4 +1,7 @@
-"""The animated preview: latents mapped to RGB (no VAE), with a caption naming each frame's scene."""
+"""The animated preview: latents mapped to RGB (no VAE), with a caption naming each frame's scene.
+
+`factors` is the linear latent-to-RGB map: the toy world's renderer for the toy model (so frames are
+its pictures), else runtime.preview's fixed fallback map (structure and motion only)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,9 +23,15 @@ def _font():
         return ImageFont.load_default()
 
 
-def captioned_frames(latent: torch.Tensor, captions: list[tuple[str, str]], max_width: int = 320) -> list[Image.Image]:
+def preview_frames(latent: torch.Tensor, factors=None) -> torch.Tensor:
+    """latent [C, T, H, W] of one sample -> uint8 RGB [T, H, W, 3], what the preview shows (unscaled)."""
+    return latent_to_rgb(latent, *(factors or (None, None)))
+
+
+def captioned_frames(latent: torch.Tensor, captions: list[tuple[str, str]], max_width: int = 320,
+                     factors=None) -> list[Image.Image]:
     """latent [C, T, H, W] of one sample; captions: (text, transition) per latent frame."""
-    frames = to_images(latent_to_rgb(latent), max_width=max_width)
+    frames = to_images(preview_frames(latent, factors), max_width=max_width)
     font = _font()
     out = []
     for image, (text, transition) in zip(frames, captions):
@@ -35,8 +44,9 @@ def captioned_frames(latent: torch.Tensor, captions: list[tuple[str, str]], max_
     return out
 
 
-def write_preview(latent: torch.Tensor, captions, path: Path, fps: float, max_width: int = 320) -> Path:
-    images = captioned_frames(latent, captions, max_width)
+def write_preview(latent: torch.Tensor, captions, path: Path, fps: float, max_width: int = 320,
+                  factors=None) -> Path:
+    images = captioned_frames(latent, captions, max_width, factors)
     tmp = path.with_name(path.name + ".tmp")
     save_animation(images, tmp, fps=fps)
     tmp.replace(path)

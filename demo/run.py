@@ -17,7 +17,8 @@ from ..runtime.prompt_files import read_prompt_file
 from ..runtime.session import Session, SessionSpec
 from . import model as models
 from .chart import draw_memory_chart
-from .preview import write_preview
+from . import toy
+from .preview import preview_frames, write_preview
 from .progress import ProgressBar
 from .record import BlockLog
 from .prompts import NAMES, check_prompt_width, load_prompts, synthetic_prompts, synthetic_text_prompts
@@ -31,6 +32,7 @@ class DemoOptions:
     out: Path
     short: bool = False
     checkpoint: str | None = None
+    random_model: bool = False  # a small random Wan instead of the bundled toy-world model
     prompts: str | None = None
     device: str = "cpu"
     width: int | None = None
@@ -62,7 +64,12 @@ class DemoOptions:
             raise EchoError(f"--frames-per-block must be at least 1 (got {self.frames_per_block})")
 
     def size(self) -> tuple[int, int]:
-        default = (832, 480) if self.checkpoint else ((64, 48) if self.short else (160, 96))
+        if self.checkpoint:
+            default = (832, 480)
+        elif self.random_model:
+            default = (64, 48) if self.short else (160, 96)
+        else:
+            default = toy.PIXELS
         return self.width or default[0], self.height or default[1]
 
     def seconds_per_scene(self) -> float:
@@ -107,9 +114,15 @@ def _scenes(opts: DemoOptions):
 
 def _load(opts: DemoOptions, device: torch.device, texts: dict | None = None):
     """(model, prompt embeddings, description of where both came from)."""
+    if opts.checkpoint and opts.random_model:
+        raise EchoError("--random-model and --checkpoint exclude each other; give one of them (or neither, for "
+                        "the bundled toy-world model)")
     if opts.prompts and not opts.checkpoint:
-        raise EchoError("--prompts needs --checkpoint: the built-in random model takes synthetic "
-                        f"{models.TEXT_DIM}-dim embeddings, not umT5 ones")
+        raise EchoError("--prompts needs --checkpoint: the toy-world and random models take their own prompt "
+                        "embeddings, not umT5 ones")
+    if texts is not None and _is_toy(opts):
+        raise EchoError("--script needs --checkpoint or --random-model: the bundled toy-world model knows only its "
+                        "8 categories, not prompt texts")
     names = tuple(texts) if texts is not None else NAMES
     given = load_prompts(opts.prompts, names=names) if opts.prompts else None  # checked before a large checkpoint loads
     if opts.checkpoint:
@@ -117,9 +130,14 @@ def _load(opts: DemoOptions, device: torch.device, texts: dict | None = None):
         model = models.checkpoint_model(opts.checkpoint, device, dtype, num_heads=opts.num_heads,
                                         prefer_ema=not opts.non_ema)
         source = {"source": "checkpoint", "path": str(opts.checkpoint), "weights": "generator" if opts.non_ema else "ema"}
-    else:
+    elif opts.random_model:
         model = models.random_model(opts.short, device, torch.float32)
         source = {"source": "random weights", "seed": models.SEED}
+    else:
+        model = models.toy_model(device, torch.float32)
+        source = {"source": "toy world model (bundled)", "path": "toyworld/model/toyworld_wan.safetensors",
+                  "prompts": "toy categories " + ", ".join(f"{k}={v}" for k, v in toy.CATEGORY_OF.items())}
+        return model, toy.toy_prompts(), {**source, **models.describe(model)}
     text_dim = model.config.text_dim
     if given is not None:
         check_prompt_width(given, text_dim, opts.prompts)
@@ -130,6 +148,10 @@ def _load(opts: DemoOptions, device: torch.device, texts: dict | None = None):
     source["prompts"] = str(opts.prompts) if opts.prompts else (
         "synthetic (one fixed embedding per prompt text)" if texts is not None else "synthetic (fixed seed)")
     return model, prompts, {**source, **models.describe(model)}
+
+
+def _is_toy(opts: DemoOptions) -> bool:
+    return not opts.checkpoint and not opts.random_model
 
 
 def run_demo(opts: DemoOptions) -> dict:
@@ -161,6 +183,8 @@ def run_demo(opts: DemoOptions) -> dict:
         bar.close()
     latents = result.latents
     frames = pixel_frames(latents.shape[2])  # what the Wan VAE decodes them to
+    factors = toy.preview_factors() if _is_toy(opts) else None
+    blocks_per_scene = [p.blocks for p in plan]
     summary = {
         "demo": "echo_stream six-scene demo" if prompt_file is None else "echo_stream prompt file script",
         "date": datetime.date.today().isoformat(),
@@ -169,20 +193,25 @@ def run_demo(opts: DemoOptions) -> dict:
         "frames_per_block": spec.frames_per_block, "steps": list(spec.steps),
         "first_steps": list(spec.first_steps) if spec.first_steps is not None else None,
         **({"prompt_file": prompt_file} if prompt_file is not None else {}),
-        "script": describe(opts.seconds_per_scene(), [p.blocks for p in plan], scenes), "timeline": session.timeline(),
+        "script": describe(opts.seconds_per_scene(), blocks_per_scene, scenes), "timeline": session.timeline(),
         "blocks": result.blocks_done, "latent_shape": list(latents.shape), "latent_frames": latents.shape[2],
         "pixel_frames": frames, "pool_bytes_cpu": session.memory.pool_nbytes(),
-        **log.summary(wall, frames), "files": dict(FILES),
+        **log.summary(wall, frames),
+        "preview_temporal_structure": toy.temporal_structure(preview_frames(latents[0], factors)),
     }
-    _write(out, summary, latents, log, model, session)
+    if _is_toy(opts):
+        summary["read_back"] = toy.read_back(latents[0], blocks_per_scene, log.similarity_recalls,
+                                             session.spec.frames_per_block)
+    summary["files"] = dict(FILES)
+    _write(out, summary, latents, log, model, session, factors)
     return summary
 
 
-def _write(out: Path, summary: dict, latents: torch.Tensor, log: BlockLog, model, session: Session) -> None:
+def _write(out: Path, summary: dict, latents: torch.Tensor, log: BlockLog, model, session: Session, factors) -> None:
     files = {k: out / name for k, name in FILES.items()}
     save_latent(latents, files["latent"], {"timeline": summary["timeline"], "width": summary["width"],
                                            "height": summary["height"]})
-    write_preview(latents[0], log.captions, files["preview"], fps=log.fps)
+    write_preview(latents[0], log.captions, files["preview"], fps=log.fps, factors=factors)
     cache = summary["cache_bytes"] / 2**20
     draw_memory_chart(
         log.rows, summary["timeline"], files["chart"], title=_chart_title(summary),

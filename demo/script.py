@@ -22,7 +22,7 @@ SCENES = (
     DemoScene("C", "C", "cut", note="a hard cut to something unrelated"),
     DemoScene("A", "A again", "recall", "A", note="back to A, recalled by its label"),
     DemoScene("D", "D", "smooth", note="A's story moves on"),
-    DemoScene("E", "E", "recall", None, note="a prompt like C's: recalled by similarity alone"),
+    DemoScene("E", "E", "recall", None, note="a prompt like C's (the toy model: C's category): recalled by similarity alone"),
 )
 
 

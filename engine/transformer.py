@@ -33,6 +33,12 @@ class TextContext:
     def batch(self) -> int:
         return self.kv[0][0].shape[0]
 
+    def select(self, index: torch.Tensor) -> "TextContext":
+        """The prompts at `index` (a 1-D index into this context's batch), e.g. one per sample
+        picked from a table of prompts prepared once."""
+        index = torch.as_tensor(index, dtype=torch.long, device=self.kv[0][0].device)
+        return TextContext(kv=[(k[index], v[index]) for k, v in self.kv], source=self.source[index.to(self.source.device)])
+
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Wan's sinusoidal embedding [cos, sin] of raw timesteps (any shape) -> [..., dim], float32."""
@@ -95,8 +101,14 @@ class CausalWan:
             )
         if cond.shape[1] > cfg.text_len:
             raise InputShapeError(f"text conditioning has {cond.shape[1]} tokens; Wan takes at most {cfg.text_len}")
-        padded = F.pad(cond.to(self.device, self.dtype), (0, 0, 0, cfg.text_len - cond.shape[1]))
-        ctx = self.dit.text_embedding(padded)
+        # Wan pads the prompt with zero tokens to text_len; they all embed alike, so embed one and repeat it
+        # (the same values as embedding the padded tensor, without text_len x text_dim x dim multiplies)
+        cond = cond.to(self.device, self.dtype)
+        ctx = self.dit.text_embedding(F.pad(cond, (0, 0, 0, 1)))
+        if cfg.text_len > cond.shape[1]:
+            ctx = torch.cat([ctx[:, :-1], ctx[:, -1:].expand(-1, cfg.text_len - cond.shape[1], -1)], dim=1)
+        else:
+            ctx = ctx[:, :-1]
         b, heads = ctx.shape[0], cfg.num_heads
         kv = []
         for blk in self.dit.blocks:
@@ -132,9 +144,13 @@ class CausalWan:
     def _cross(self, attn: nn.Module, x: torch.Tensor, kv) -> torch.Tensor:
         b, n, _ = x.shape
         k, v = kv
-        if k.shape[0] != b:
-            k, v = k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)
         q = attn.norm_q(attn.q(x)).view(b, n, self.config.num_heads, self.config.head_dim)
+        if k.dim() == 5:  # per-block prompts [B|1, blocks, L, H, D]: block j's tokens attend to prompt j
+            blocks = k.shape[1]
+            q = q.view(b * blocks, n // blocks, *q.shape[2:])
+            k, v = (y.expand(b, *y.shape[1:]).reshape(b * blocks, *y.shape[2:]) for y in (k, v))
+        elif k.shape[0] != b:
+            k, v = k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         return attn.o(out.transpose(1, 2).reshape(b, n, -1))
 
@@ -169,11 +185,38 @@ class CausalWan:
             raise InputShapeError(f"text conditioning batch {ctx.batch} does not match latent batch {batch}")
         return ctx
 
+    def _block_text(self, texts, batch: int, frames: int, frames_per_block: int) -> TextContext:
+        """One prompt per block -> a TextContext whose K/V are stacked per block [B|1, blocks, L, H, D]."""
+        blocks = len(texts)
+        if frames % frames_per_block or frames // frames_per_block != blocks:
+            raise InputShapeError(
+                f"per-block prompts: {blocks} prompts for {frames} frames in blocks of {frames_per_block}; "
+                f"give one prompt per block (frames must be a multiple of frames_per_block)"
+            )
+        ctxs = [self._text(text, batch) for text in texts]
+        common = max(c.batch for c in ctxs)
+        kv = []
+        for i in range(len(ctxs[0].kv)):
+            k = torch.stack([c.kv[i][0].expand(common, -1, -1, -1) for c in ctxs], dim=1)
+            v = torch.stack([c.kv[i][1].expand(common, -1, -1, -1) for c in ctxs], dim=1)
+            kv.append((k, v))
+        return TextContext(kv=kv, source=ctxs[0].source)
+
     # ---------------------------------------------------------------- entry points
-    def forward_full(self, x, t, text, *, mask: torch.Tensor | None = None, frame_offset: int = 0) -> torch.Tensor:
-        """Whole-sequence forward with absolute RoPE from `frame_offset`; mask [N, N] bool, True = attend."""
+    def forward_full(self, x, t, text, *, mask: torch.Tensor | None = None, frame_offset: int = 0,
+                     frames_per_block: int = 3) -> torch.Tensor:
+        """Whole-sequence forward with absolute RoPE from `frame_offset`.
+
+        text: one prompt for the whole sequence (conditioning [B, L, text_dim] or a TextContext), or a
+        list/tuple of them, one per block of `frames_per_block` frames (per-block prompts: block j's
+        tokens cross-attend to prompt j, as a stream switching prompts between blocks does).
+        mask: [N, N] bool, True = attend (or [B, 1, N, N] for a mask per sample).
+        """
         tokens, grid, e, e0 = self._embed(x, t)
-        ctx = self._text(text, x.shape[0])
+        if isinstance(text, (list, tuple)):
+            ctx = self._block_text(text, x.shape[0], grid[0], frames_per_block)
+        else:
+            ctx = self._text(text, x.shape[0])
         frames, gh, gw = grid
         rot = self.rotary.rotary(grid_positions(torch.arange(frames) + frame_offset, gh, gw), self.device)
         if mask is not None:

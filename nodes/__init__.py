@@ -10,6 +10,7 @@ from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, Ec
 from .session_memory import EchoFreeSceneMemory
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
 from .timeline_node import EchoExportSessionScript
+from .toy_nodes import EchoToyModelLoader, EchoToyPrompt, EchoToyRender
 
 NODE_CLASS_MAPPINGS = {
     "EchoCausalModelLoader": EchoCausalModelLoader,
@@ -28,6 +29,9 @@ NODE_CLASS_MAPPINGS = {
     "EchoExportForCore": EchoExportForCore,
     "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
     "EchoExportSessionScript": EchoExportSessionScript,
+    "EchoToyModelLoader": EchoToyModelLoader,
+    "EchoToyPrompt": EchoToyPrompt,
+    "EchoToyRender": EchoToyRender,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -47,6 +51,9 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoExportForCore": "Export For Core Causal Wan",
     "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
     "EchoExportSessionScript": "Export Session Script",
+    "EchoToyModelLoader": "Load Toy World Model",
+    "EchoToyPrompt": "Toy Prompt",
+    "EchoToyRender": "Render Toy Latent",
 }
 
 register_routes()  # the live-steering routes on ComfyUI's server (nothing outside ComfyUI)

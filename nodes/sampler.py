@@ -124,14 +124,14 @@ class EchoStreamingSampler:
             if decoding is None and continued and current.video_decode is not None:
                 log.warning("echo_stream: session %r has a video but no vae is connected; this run's blocks will be "
                             "missing from it (connect the VAE to keep the video whole)", current.name)
-            return self._run(current, script, continued, unique_id, decoding, live)
+            return self._run(current, script, continued, unique_id, decoding, model.rgb_factors, live)
 
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None,
-             live: dict | None = None):
+             model_factors=None, live: dict | None = None):
         plan = session.plan(script)
         runner = live_runner(session, script, node_id, decoding, **(live or {}))  # None: not a live run
         total = runner.max_blocks if runner is not None else sum(p.blocks for p in plan)
-        factors = comfy.wan_rgb_factors()
+        factors = model_factors or comfy.wan_rgb_factors()  # a toy-world model brings its own renderer
         events = RunEvents(session, node_id if node_id is not None else "", continued=continued, run_blocks=total,
                            planned_scenes=session.planned_timeline(plan), rgb_factors=factors)
         comfy.send_event(RUN_EVENT, events.run_event("start"))

@@ -24,6 +24,7 @@ class EchoModel:
     causal: CausalWan
     frames_per_block: int = 3
     patcher: Any = None  # the ComfyUI ModelPatcher when wrapped from a MODEL
+    rgb_factors: Any = None  # (factors [16, 3], bias [3]) for previews; None = ComfyUI's Wan2.1 map
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ CORE_NODES = {
                     "widgets": [("fps", "FLOAT", (1.0, 120.0))]},
     "SaveVideo": {"inputs": {"video": "VIDEO"}, "outputs": [], "widgets": [
         ("filename_prefix", "STRING", None), ("format", "COMBO", ["auto", "mp4"]), ("codec", "COMBO", ["auto", "h264"])]},
+    "SaveAnimatedWEBP": {"inputs": {"images": "IMAGE"}, "outputs": [], "widgets": [
+        ("filename_prefix", "STRING", None), ("fps", "FLOAT", (0.01, 1000.0)), ("lossless", "BOOLEAN", None),
+        ("quality", "INT", (0, 100)), ("method", "COMBO", ["default", "fastest", "slowest"])]},
     # front-end only notes
     "Note": {"inputs": {}, "outputs": [], "widgets": [("text", "STRING", None)]},
     "MarkdownNote": {"inputs": {}, "outputs": [], "widgets": [("text", "STRING", None)]},

@@ -465,12 +465,12 @@ def test_the_pack_imports_cleanly(comfy):
 
 def test_every_node_is_listed_in_object_info(comfy):
     info = comfy.get("/object_info")
-    assert len(NODE_CLASS_MAPPINGS) == 16
+    assert len(NODE_CLASS_MAPPINGS) == 19
     for node_id in NODE_CLASS_MAPPINGS:
         assert node_id in info, f"{node_id} missing from /object_info"
         entry = info[node_id]
         assert entry["display_name"] == NODE_DISPLAY_NAME_MAPPINGS[node_id], node_id
-        assert entry["category"] == "Echo Stream", node_id
+        assert entry["category"] == ("Echo Stream/Toy World" if node_id.startswith("EchoToy") else "Echo Stream"), node_id
         assert entry["python_module"] == f"custom_nodes.{PACK_NAME}", node_id
         assert entry["description"] == NODE_CLASS_MAPPINGS[node_id].DESCRIPTION, node_id
         assert entry["search_aliases"] == NODE_CLASS_MAPPINGS[node_id].SEARCH_ALIASES, node_id
@@ -802,3 +802,67 @@ def test_a_live_run_is_steered_over_http_stopped_exported_and_replayed(comfy):
     replay = comfy.run(live_workflow(script, "replay", False, "echo_it/replay"), client_id)
     assert_success(replay)
     assert torch.equal(saved_latent(comfy, replay, "7"), live_latents)
+
+
+def api_prompt(ui: dict, info: dict) -> dict:
+    """A UI-format workflow in API format, as the front end converts it: links by slot, widget values in the
+    order /object_info lists the node's widget inputs (a seed's control_after_generate value is skipped)."""
+    prompt = {}
+    for node in ui["nodes"]:
+        if node["type"] in ("Note", "MarkdownNote"):
+            continue
+        spec = info[node["type"]]
+        linked = {i["name"]: i["link"] for i in node.get("inputs", []) if i.get("link") is not None}
+        sources = {link[0]: [str(link[1]), link[2]] for link in ui["links"]}
+        values, inputs = list(node.get("widgets_values", [])), {}
+        order = spec.get("input_order", {k: list(v) for k, v in spec["input"].items()})
+        for section in ("required", "optional"):
+            for name in order.get(section, []):
+                if name in linked:
+                    inputs[name] = sources[linked[name]]
+                    continue
+                kind, options = (spec["input"][section][name] + [{}])[:2]
+                if isinstance(kind, list) or kind in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"):
+                    if values:
+                        inputs[name] = values.pop(0)
+                    if (options or {}).get("control_after_generate") and values:
+                        values.pop(0)
+        assert not values, f"node {node['id']} {node['type']}: widget values left over: {values}"
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def test_the_toy_world_workflow_runs_and_renders_the_scenes(comfy):
+    """The example workflow itself (UI format -> API format), on the bundled model: no downloads."""
+    import numpy as np
+    from PIL import Image
+
+    ui = json.loads((PACK_ROOT / "workflows" / "echo_toy_world.json").read_text())
+    prompt = api_prompt(ui, comfy.get("/object_info"))
+    save = next(k for k, n in prompt.items() if n["class_type"] == "SaveAnimatedWEBP")
+    log_before = len(comfy.log())
+    started = time.monotonic()
+    entry = comfy.run(prompt, uuid.uuid4().hex)
+    assert_success(entry)
+    print(f"toy workflow: {time.monotonic() - started:.1f} s")
+    files = entry["outputs"][save]["images"]
+    assert len(files) == 1 and files[0]["filename"].endswith(".webp")
+    path = comfy.base / "output" / files[0]["subfolder"] / files[0]["filename"]
+    with Image.open(path) as image:
+        frames = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            frames.append(np.asarray(image.convert("RGB"), dtype=float))
+    # 5 scenes of 5 s at 4 latent frames a second: 6 blocks of 3 each, the last scene rounded up to 10 blocks
+    # (the script's total, 100 frames, is rounded up to whole blocks)
+    assert frames[0].shape == (64, 64, 3) and len(frames) == 34 * 3
+    # Render Toy Latent undid the sampler's Wan21 scaling: each scene shows its category's main colour
+    # (ocean blue, forest green, lava red), judged after each scene's first block
+    expected = ["ocean", "forest", "lava", "ocean", "lava"]
+    channel = {"ocean": 2, "forest": 1, "lava": 0}
+    for k, category in enumerate(expected):
+        mean = np.mean(frames[k * 18 + 3:(k + 1) * 18 if k < 4 else None], axis=(0, 1, 2))
+        assert int(np.argmax(mean)) == channel[category], (category, mean)
+    # no warning, error or traceback from the pack while it ran (its INFO lines, e.g. parking an older session
+    # when several are live, are fine)
+    assert [line for line in pack_problems(comfy, comfy.log()[log_before:]) if "[INFO]" not in line] == []

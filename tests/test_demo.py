@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -32,12 +33,66 @@ def test_summary_describes_the_six_scenes(demo):
     _, summary = demo
     assert [s["transition"] for s in summary["timeline"]] == ["start", "smooth", "cut", "recall", "smooth", "recall"]
     assert [s["label"] for s in summary["timeline"]] == [s.label for s in SCENES]
-    assert summary["blocks"] == 48 and summary["latent_shape"] == [1, 16, 144, 6, 8]
+    assert summary["blocks"] == 48 and summary["latent_shape"] == [1, 16, 144, 8, 8]  # the toy model's 64x64
+    assert summary["model"]["source"] == "toy world model (bundled)" and summary["model"]["text_dim"] == 4096
     assert summary["pixel_frames"] == 4 * 144 - 3 and summary["finite"]  # what the Wan VAE decodes 144 latent frames to
     assert summary["cache_bytes"] > 0 and summary["pool_bytes_cpu"] > 0
     assert summary["max_rope_id"]["keys"] <= 21 + 45
     assert summary["similarity_recalls"] == [{"scene": "E", "found": "C", "similarity": pytest.approx(1, abs=0.1)}]
     assert summary["timing"]["total_s"] > 0 and summary["timing"]["pixel_fps"] > 0
+
+
+def test_read_back_verdicts_follow_from_the_frames(demo):
+    """The summary's verdicts are what toyworld's read-back of the saved latents says, scene by scene."""
+    from echo_stream.toyworld import CATEGORIES
+    from echo_stream.toyworld.rollout import read_blocks
+
+    out, summary = demo
+    verdict = summary["read_back"]
+    readings = read_blocks(load_file(str(out / "demo.latent"))["latent_tensor"][0])
+    starts = [s["start_block"] for s in summary["timeline"]]
+    looks = lambda b: list(readings[b].look)  # noqa: E731
+    a, b, c, a_again, _, e = starts
+    assert verdict["recall_brought_A_back"] == (looks(a_again + 1) == looks(a))
+    assert verdict["A_look_had_gone_before_recall"] == (looks(a_again - 1) != looks(a))
+    assert verdict["cut_left_B_clean"] == (looks(c + 1) != looks(c - 1))
+    assert verdict["similarity_recall_brought_back"] == {"scene": "E", "found": "C", "recalled": looks(e + 1) == looks(c)}
+    assert [s["category"] for s in verdict["scenes"]] == ["ocean", "forest", "lava", "ocean", "meadow", "lava"]
+    assert [s["first_look"] for s in verdict["scenes"]] == [looks(s) for s in starts]
+    # the trained model paints the prompted categories (chance: 1/8)
+    for scene, start in zip(verdict["scenes"], starts):
+        assert CATEGORIES[readings[start + 1].category] == scene["category"]
+        assert scene["category_read"] >= 0.75
+
+
+def test_preview_has_temporal_structure(demo):
+    """Consecutive preview frames differ less than half as much as random pairs (random weights: about 1)."""
+    out, summary = demo
+    measured = summary["preview_temporal_structure"]
+    assert measured["ratio"] < 0.5
+    assert measured["ratio"] == pytest.approx(measured["consecutive_mad"] / measured["random_pairs_mad"], abs=1e-3)
+    # the same measure on the written preview itself (captions cropped; WEBP compression blurs a little)
+    from echo_stream.demo.preview import CAPTION_H
+    from echo_stream.demo.toy import temporal_structure
+
+    with Image.open(out / "preview.webp") as image:
+        frames = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            rgb = image.convert("RGB")
+            picture = rgb.crop((0, 0, rgb.width, rgb.height - CAPTION_H)).resize((8, 8), Image.BOX)  # latent pixels
+            frames.append(torch.from_numpy(np.asarray(picture).copy()))
+    again = temporal_structure(torch.stack(frames))
+    assert again["ratio"] < 0.5
+
+
+def test_random_model_flag_runs_the_random_wan(tmp_path):
+    out = tmp_path / "random"
+    assert pack_main(["demo", "--short", "--random-model", "--seconds", "1.5", "--quiet", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["source"] == "random weights" and summary["model"]["text_dim"] == 64
+    assert summary["latent_shape"] == [1, 16, 36, 6, 8] and "read_back" not in summary
+    assert summary["preview_temporal_structure"]["ratio"] > 0.5  # noise: no temporal structure to speak of
 
 
 def test_latent_file_loads_with_the_expected_shape(demo):
@@ -91,6 +146,8 @@ def test_prompt_file_errors_name_the_problem(tmp_path):
 def test_cli_errors_exit_2_with_a_message(tmp_path, capsys):
     assert pack_main(["demo", "--short", "--prompts", "x.safetensors", "--out", str(tmp_path)]) == 2
     assert "--prompts needs --checkpoint" in capsys.readouterr().err
+    assert pack_main(["demo", "--random-model", "--checkpoint", "x.pt", "--out", str(tmp_path)]) == 2
+    assert "exclude each other" in capsys.readouterr().err
     assert pack_main(["nope"]) == 2
     assert pack_main(["demo", "--short", "--width", "50", "--out", str(tmp_path)]) == 2
     assert "multiple of 16" in capsys.readouterr().err

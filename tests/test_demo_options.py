@@ -15,8 +15,10 @@ SMALL = WanConfig(dim=128, ffn_dim=64, num_heads=1, num_layers=1, text_dim=16, f
 
 
 def run(tmp_path, *flags):
+    """The demo with `flags`; without --checkpoint on the small random model (the toy model takes no texts)."""
     out = tmp_path / "out"
-    code = pack_main(["demo", "--short", "--quiet", "--out", str(out), *flags])
+    model = [] if "--checkpoint" in flags else ["--random-model"]
+    code = pack_main(["demo", "--short", "--quiet", "--out", str(out), *model, *flags])
     return code, (json.loads((out / "summary.json").read_text()) if code == 0 else None)
 
 
@@ -43,6 +45,8 @@ def test_a_timeline_script_and_bad_options(tmp_path, capsys):
                            (["--switch-frames", "8, 4"], "rise strictly")):
         assert run(tmp_path, *flags)[0] == 2, flags
         assert message in capsys.readouterr().err, flags
+    toy = ["demo", "--short", "--quiet", "--out", str(tmp_path / "toy"), "--script", str(FIXTURES / "timelines_sample.txt")]
+    assert pack_main(toy) == 2 and "--script needs --checkpoint or --random-model" in capsys.readouterr().err
 
 
 def test_a_causal_forcing_checkpoint_with_prompt_file_embeddings(tmp_path, capsys):

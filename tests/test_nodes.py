@@ -21,7 +21,8 @@ def all_inputs(cls):
 @pytest.mark.parametrize("node_id", sorted(NODE_CLASS_MAPPINGS))
 def test_every_node_is_documented(node_id):
     cls = NODE_CLASS_MAPPINGS[node_id]
-    assert node_id in NODE_DISPLAY_NAME_MAPPINGS and cls.CATEGORY == "Echo Stream"
+    assert node_id in NODE_DISPLAY_NAME_MAPPINGS and cls.CATEGORY in ("Echo Stream", "Echo Stream/Toy World")
+    assert (cls.CATEGORY == "Echo Stream/Toy World") == node_id.startswith("EchoToy")
     assert len(cls.DESCRIPTION) > 40 and callable(getattr(cls, cls.FUNCTION))
     assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
     for name, spec in all_inputs(cls).items():

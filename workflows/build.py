@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import runpy
 
 HERE = pathlib.Path(__file__).resolve().parent
 MODEL, VAE, TEXT = "self_forcing_dmd.pt", "wan_2.1_vae.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
@@ -242,6 +243,7 @@ WORKFLOWS = {
     "echo_interactive_session": interactive,
     "echo_timeline_text": timeline_text,
     "echo_core_causal_model": core_model,
+    "echo_toy_world": lambda: runpy.run_path(str(HERE / "toy_world.py"))["build"](Graph(), note),  # no downloads
 }
 
 

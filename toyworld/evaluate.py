@@ -1,0 +1,91 @@
+"""How well generated video reads back as the script asked: the toy world's quality measures.
+
+All measures compare read-back codes (exact matches of discrete codebook values), so chance levels
+are known: 1/8 for a category, 1/16 for an instance's look (palette x pattern). The sprite's motion
+is measured on its own (valid_motion): instance comparisons use the look, which one frame shows.
+"""
+from __future__ import annotations
+
+from .clips import Step
+from .instances import NUM_CODES
+from .readback import BlockReading
+from .rollout import Generated, ScriptBlock
+
+CLEAN_RESIDUAL = 0.5  # a block whose frames lie within this relative distance of a clean world frame
+INSTANCE_CHANCE = 1 / (NUM_CODES[0] * NUM_CODES[1])  # an exact match of (palette, pattern)
+
+
+def _share(flags) -> float | None:
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else None
+
+
+def scene_starts(blocks: list[ScriptBlock]) -> list[int]:
+    return [i for i, b in enumerate(blocks) if b.transition != "continue"]
+
+
+def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag: int = 1) -> dict:
+    """Per-sample measures of one generated script.
+
+    category_match: blocks whose category reads as prompted (the first `lag` blocks of each scene
+    excluded, where a smooth switch may still be turning); clean: blocks within CLEAN_RESIDUAL of a
+    clean world frame; consistency: blocks of a scene whose look (palette, pattern) equals the scene's first
+    block's (the first block of a return compares with its target's first block instead: recall)."""
+    starts = scene_starts(blocks) + [len(blocks)]
+    category, consistency = [], []
+    for a, b in zip(starts, starts[1:]):
+        category += [readings[i].category == blocks[i].category for i in range(min(a + lag, b), b)]
+        consistency += [readings[i].look == readings[a].look for i in range(a + 1, b)]
+    return {"category_match": _share(category),
+            "clean": _share(r.residual < CLEAN_RESIDUAL for r in readings),
+            "consistency": _share(consistency),
+            "valid_motion": _share(r.instance.motion >= 0 for r in readings),
+            "blocks": len(blocks)}
+
+
+def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading], settle: int = 1) -> list[dict]:
+    """For each transition of the script: what the block `settle` blocks after it reads as.
+
+    smooth: carried (instance equals the one before the switch) and lag (blocks until the category
+    reads as prompted); cut: clean (instance differs from the one before the cut; equal by chance
+    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's own) and
+    target_gone (the block before the return showed another look, so the return needed memory)."""
+    first_block: dict[int, int] = {}
+    out = []
+    for i, blk in enumerate(blocks):
+        if blk.transition == "start":
+            first_block[blk.scene] = i
+            continue
+        if blk.transition == "continue":
+            continue
+        j = min(i + settle, len(blocks) - 1)
+        before = readings[i - 1].look
+        row = {"block": i, "transition": blk.transition, "scene": blk.scene}
+        lag = next((k for k in range(i, len(blocks)) if readings[k].category == blk.category
+                    and (k + 1 == len(blocks) or blocks[k + 1].transition == "continue")), None)
+        row["lag_blocks"] = None if lag is None else lag - i
+        if blk.transition == "smooth":
+            row["carried"] = readings[j].look == before
+        elif blk.transition == "cut":
+            row["clean"] = readings[j].look != before
+        else:
+            target = readings[first_block[blk.scene]].look
+            row["recalled"] = readings[j].look == target
+            row["target_gone"] = before != target  # the look had changed, so only memory can bring it back
+        first_block.setdefault(blk.scene, i)
+        out.append(row)
+    return out
+
+
+def summarize(gen: Generated, lag: int = 1) -> dict:
+    """Measures averaged over the samples of a generation."""
+    per = [block_measures(gen.blocks, r, lag) for r in gen.readings]
+    keys = [k for k in per[0] if k != "blocks"]
+    summary = {k: _share(v for p in per for v in ([p[k]] if p[k] is not None else [])) for k in keys}
+    outcomes = [o for r in gen.readings for o in transition_outcomes(gen.blocks, r)]
+    for kind, key in (("smooth", "carried"), ("cut", "clean"), ("return", "recalled")):
+        summary[f"{kind}_{key}"] = _share(o[key] for o in outcomes if o["transition"] == kind)
+    return summary
+
+
+DEMO_STEPS = [Step("start", "ocean", 4), Step("smooth", "forest", 4), Step("cut", "lava", 4), Step("return", scene=0, blocks=4)]
