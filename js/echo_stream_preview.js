@@ -9,6 +9,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { parseBlockEvent, parseExecutedOutput, parseRunEvent } from "./lib/payload.js";
 import { MIN_HEIGHT, PlayerWidget } from "./lib/player_widget.js";
+import { SteeringPanel } from "./lib/steering_panel.js";
 import { playersForExecutionId, RetiredElements } from "./lib/routing.js";
 import { keepDeclaredRounding } from "./lib/widget_rounding.js";
 
@@ -88,6 +89,7 @@ function attach(node) {
     getMinHeight: () => MIN_HEIGHT + 2 * DOM_MARGIN,
   });
   players.set(node, player);
+  attachSteering(node, player);
 
   // The sampler's ui output: the saved animated WEBP of the run, offered as the "Final" view.
   chain(node, "onExecuted", (output) => {
@@ -105,6 +107,18 @@ function attach(node) {
     const height = typeof node.computeSize === "function" ? node.computeSize()[1] : node.size[1];
     if (typeof node.setSize === "function") node.setSize([DEFAULT_WIDTH, Math.max(node.size[1], height)]);
   }
+}
+
+const STEERING_MIN_HEIGHT = 190;
+
+// The live-steering controls under the player (js/lib/steering_panel.js); they follow the player's runs.
+function attachSteering(node, player) {
+  const sessionName = () => node.widgets?.find((w) => w.name === "session")?.value ?? "default";
+  const panel = new SteeringPanel({ document, fetch: (url, init) => fetch(url, init), apiURL, sessionName });
+  node.addDOMWidget("echo_steering", "echo_steering", panel.element, { serialize: false, hideOnZoom: false,
+    margin: DOM_MARGIN, getMinHeight: () => STEERING_MIN_HEIGHT + 2 * DOM_MARGIN });
+  chain(player, "handleRun", (ev) => panel.handleRun(ev));
+  chain(node, "onRemoved", () => panel.destroy());
 }
 
 app.registerExtension({

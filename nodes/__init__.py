@@ -3,11 +3,13 @@ from .export_node import EchoExportForCore
 from .loaders import EchoCausalModelFromMODEL, EchoCausalModelLoader
 from .memory_settings import EchoSceneMemorySettings
 from .prompt_file_node import EchoSceneScriptFromPromptFile
+from .routes import register_routes
 from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
 from .session_memory import EchoFreeSceneMemory
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
+from .timeline_node import EchoExportSessionScript
 from .toy_nodes import EchoToyModelLoader, EchoToyPrompt, EchoToyRender
 
 NODE_CLASS_MAPPINGS = {
@@ -26,6 +28,7 @@ NODE_CLASS_MAPPINGS = {
     "EchoFreeSceneMemory": EchoFreeSceneMemory,
     "EchoExportForCore": EchoExportForCore,
     "EchoSceneScriptFromPromptFile": EchoSceneScriptFromPromptFile,
+    "EchoExportSessionScript": EchoExportSessionScript,
     "EchoToyModelLoader": EchoToyModelLoader,
     "EchoToyPrompt": EchoToyPrompt,
     "EchoToyRender": EchoToyRender,
@@ -47,7 +50,10 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoFreeSceneMemory": "Free Scene Memory",
     "EchoExportForCore": "Export For Core Causal Wan",
     "EchoSceneScriptFromPromptFile": "Scene Script From Prompt File",
+    "EchoExportSessionScript": "Export Session Script",
     "EchoToyModelLoader": "Load Toy World Model",
     "EchoToyPrompt": "Toy Prompt",
     "EchoToyRender": "Render Toy Latent",
 }
+
+register_routes()  # the live-steering routes on ComfyUI's server (nothing outside ComfyUI)

@@ -19,6 +19,7 @@ from ..runtime.session import Session, SessionSpec, estimate_cache_bytes
 from ..runtime.steps import parse_steps
 from . import comfy
 from .files import plural, safe_name
+from .live_mode import LIVE_INPUTS, live_runner
 from .session_memory import watch_sessions
 from .stream_video import VaeDecoding
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
@@ -70,6 +71,7 @@ class EchoStreamingSampler:
             "first_block_steps": ("STRING", {"default": "", "tooltip": "Timesteps of a new session's first block; "
                                              "empty = the same as steps. Causal Forcing++'s 2- and 1-step frame-wise "
                                              "models want '1000, 750, 500, 250' here."}),
+            **LIVE_INPUTS,
             "vae": ("VAE", {"tooltip": "The Wan 2.1 VAE: blocks are decoded as they are made and appended to one "
                                        "video per session in output/echo_stream (seamless across runs); the "
                                        "live preview then shows decoded frames."}),
@@ -79,13 +81,13 @@ class EchoStreamingSampler:
         }, "hidden": {"unique_id": "UNIQUE_ID"}}
 
     @classmethod
-    def IS_CHANGED(cls, mode="new", scene_memory=None, **_):
-        # a continuation must run every time Queue is pressed, even with identical inputs
-        return float("nan") if mode == "continue" or scene_memory is not None else "new"
+    def IS_CHANGED(cls, mode="new", scene_memory=None, live=False, **_):
+        # a continuation or a live run must run every time Queue is pressed, even with identical inputs
+        return float("nan") if mode == "continue" or scene_memory is not None or live else "new"
 
     def sample(self, model: EchoModel, script: SceneScript, width, height, seed, steps, session, mode,
                memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None,
-               first_block_steps="", vae=None, decode_every: int = 1):
+               first_block_steps="", vae=None, decode_every: int = 1, **live):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
         watch_sessions()
@@ -122,12 +124,13 @@ class EchoStreamingSampler:
             if decoding is None and continued and current.video_decode is not None:
                 log.warning("echo_stream: session %r has a video but no vae is connected; this run's blocks will be "
                             "missing from it (connect the VAE to keep the video whole)", current.name)
-            return self._run(current, script, continued, unique_id, decoding, model.rgb_factors)
+            return self._run(current, script, continued, unique_id, decoding, model.rgb_factors, live)
 
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id, decoding=None,
-             model_factors=None):
+             model_factors=None, live: dict | None = None):
         plan = session.plan(script)
-        total = sum(p.blocks for p in plan)
+        runner = live_runner(session, script, node_id, decoding, **(live or {}))  # None: not a live run
+        total = runner.max_blocks if runner is not None else sum(p.blocks for p in plan)
         factors = model_factors or comfy.wan_rgb_factors()  # a toy-world model brings its own renderer
         events = RunEvents(session, node_id if node_id is not None else "", continued=continued, run_blocks=total,
                            planned_scenes=session.planned_timeline(plan), rgb_factors=factors)
@@ -153,10 +156,15 @@ class EchoStreamingSampler:
                         raise  # KeyboardInterrupt, SystemExit: not ours to hold back
                     stop.append(err)
 
+        def should_stop():
+            return bool(stop) or comfy.interrupted()
+
         started = time.perf_counter()
         try:
-            result = session.run(script, plan=plan, on_block=on_block,
-                                 should_stop=lambda: bool(stop) or comfy.interrupted())
+            if runner is not None:
+                result = runner.run(on_block, should_stop)
+            else:
+                result = session.run(script, plan=plan, on_block=on_block, should_stop=should_stop)
         except BaseException as err:  # Cancel is a BaseException since ComfyUI 0.20; all are re-raised
             self._finish_video(decoding)  # the video keeps every finished block
             if comfy.is_interrupt(err):

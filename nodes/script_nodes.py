@@ -153,14 +153,16 @@ def encode_scenes(clip, scenes, where: str) -> SceneScript:
 
     conds = [encode(scene.prompt) for scene in scenes]
     features = [None] * len(scenes)
-    if any(scene.transition == "recall" for scene in scenes):  # the released code builds them only then
+    # the released code builds them only with a recall by similarity (a named target needs none)
+    if any(scene.transition == "recall" and scene.recall is None for scene in scenes):
         features = [prompt_feature(encode(text)) for text in recall_texts([scene.prompt for scene in scenes])]
     script = None
     for scene, cond, feature in zip(scenes, conds, features):
         if script is None:
-            script = SceneScript.start(cond, scene.seconds, prompt_feature=feature)
+            script = SceneScript.start(cond, scene.seconds, scene.label, prompt_feature=feature, text=scene.prompt)
         else:
-            script = script.then(cond, scene.seconds, scene.transition, prompt_feature=feature)
+            script = script.then(cond, scene.seconds, scene.transition, scene.label, scene.recall,
+                                 prompt_feature=feature, text=scene.prompt)
     return script
 
 

@@ -27,6 +27,7 @@ class Scene:
     recall: str | int | None = None  # recall target (label or scene index); None = by similarity
     on_continue: str = "smooth"  # a "start" scene that extends a session with another prompt
     prompt_feature: Any = None  # [C] unit vector for recall by similarity; None = mean-pooled conditioning
+    text: str | None = None  # the prompt's text when known (Scene Script From Text, live commands): for export
 
     def __post_init__(self):
         if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and self.seconds > 0):
@@ -54,15 +55,16 @@ class SceneScript:
 
     @classmethod
     def start(cls, conditioning, seconds: float, label: str | None = None, on_continue: str = "smooth",
-              prompt_feature=None):
-        return cls((Scene(conditioning, seconds, "start", _label(label), None, on_continue, prompt_feature),))
+              prompt_feature=None, text: str | None = None):
+        return cls((Scene(conditioning, seconds, "start", _label(label), None, on_continue, prompt_feature, text),))
 
     def then(self, conditioning, seconds: float, transition: str, label: str | None = None,
-             recall: str | int | None = None, prompt_feature=None) -> "SceneScript":
+             recall: str | int | None = None, prompt_feature=None, text: str | None = None) -> "SceneScript":
         """A new, longer script; this one is unchanged."""
         if transition == "start":
             raise EchoError("use Prompt Switch, Hard Cut, Scene Recall or Auto Transition to add a scene")
-        scene = Scene(conditioning, seconds, transition, _label(label), recall, prompt_feature=prompt_feature)
+        scene = Scene(conditioning, seconds, transition, _label(label), recall, prompt_feature=prompt_feature,
+                      text=text)
         return SceneScript(self.scenes + (scene,))
 
     @property

@@ -69,11 +69,16 @@ class SceneRecord:
     transition: str  # "start", "smooth", "cut", "recall", "auto"
     start_block: int
     blocks: int = 0
+    text: str | None = None  # the prompt's text when known (for the exported script)
+    recall: str | int | None = None  # the recalled scene: as named, or as the memory picked it
+    mode: str | None = None  # what the memory did (smooth, cut, recall) when it says so; auto resolves here
+    text_feature: bool = False  # recall similarity came from the script's own prompt feature (distinctive words)
     recalls: dict | None = None  # a recall with a named target: {"index", "label"} of the scene it returns to
 
     def to_json(self) -> dict:
         record = {"index": self.index, "label": self.label, "transition": self.transition,
-                  "start_block": self.start_block, "blocks": self.blocks}
+                  "start_block": self.start_block, "blocks": self.blocks, "text": self.text,
+                  "recall": self.recall, "mode": self.mode, "text_feature": self.text_feature}
         return record | ({"recalls": self.recalls} if self.recalls is not None else {})
 
 
@@ -237,9 +242,7 @@ class Session:
                 if should_stop is not None and should_stop():
                     interrupted = True
                     break
-                record, fields = self._enter(planned, j)
-                x0 = self.streamer.next_block(self.conditioning, **fields)
-                record.blocks += 1
+                record, x0 = self.generate(planned, j)
                 blocks.append(x0.detach().to("cpu"))
                 if on_block is not None:
                     on_block(BlockReport(self.blocks_done - 1, len(blocks) - 1, total, record, x0,
@@ -248,6 +251,24 @@ class Session:
                 break
         return RunResult(self.run_latents(), first_block, len(blocks), total, interrupted)
 
+    def generate(self, planned: PlannedScene, j: int) -> tuple[SceneRecord, torch.Tensor]:
+        """Block j of a planned scene: the scene record it belongs to and its latents (on the device)."""
+        record, fields = self._enter(planned, j)
+        x0 = self.streamer.next_block(self.conditioning, **fields)
+        record.blocks += 1
+        if record.blocks == 1:
+            self._note_decision(record)
+        return record, x0
+
+    def _note_decision(self, record: SceneRecord) -> None:
+        """What the memory made of the scene's transition (auto resolved, the scene a recall picked)."""
+        layout = self.streamer.layout
+        mode = getattr(layout, "transition", None) if getattr(layout, "scene", None) == record.index else None
+        if mode in ("smooth", "cut", "recall"):
+            record.mode = mode
+            if mode == "recall" and record.recall is None and getattr(layout, "old_scene", None) is not None:
+                record.recall = layout.old_scene
+
     def _enter(self, planned: PlannedScene, j: int) -> tuple[SceneRecord, dict]:
         """The scene record a block belongs to, and the memory event fields of the block."""
         scene = planned.scene
@@ -255,8 +276,10 @@ class Session:
             return self.scenes[-1], {}
         # the scene's first block: a new scene record (kept if the block fails, so it is not made twice)
         if not self.scenes or self.scenes[-1].index != planned.record_index:
+            recall = recall_target(scene.recall) if planned.transition == "recall" and scene.recall is not None else None
             self.scenes.append(SceneRecord(planned.record_index, scene.label, planned.transition, self.blocks_done,
-                                           recalls=planned.recalls))
+                                           text=scene.text, recall=recall,
+                                           text_feature=scene.prompt_feature is not None, recalls=planned.recalls))
         record = self.scenes[-1]
         self.conditioning = scene.conditioning
         extras = {"label": scene.label} if scene.label else {}
@@ -279,8 +302,10 @@ class Session:
             if records and (p.transition is None or records[-1]["index"] == p.record_index):
                 records[-1]["blocks"] += p.blocks
             else:
+                recall = recall_target(p.scene.recall) if p.transition == "recall" and p.scene.recall else None
                 records.append({"index": p.record_index, "label": p.scene.label, "transition": p.transition,
-                                "start_block": block, "blocks": p.blocks}
+                                "start_block": block, "blocks": p.blocks, "text": p.scene.text, "recall": recall,
+                                "mode": None}
                                | ({"recalls": p.recalls} if p.recalls is not None else {}))
             block += p.blocks
         return records

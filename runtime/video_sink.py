@@ -182,6 +182,24 @@ class SessionVideo:
                 raise
             previous.unlink()
 
+    def start_from(self, source: str | os.PathLike, frames: int) -> int:
+        """Open this (new) file holding the first `frames` frames of `source`: a branch of that video
+        (a rewound live run). Packets are copied as they are when the headers match; returns the count."""
+        source = pathlib.Path(source)
+        if self.path.exists() or self.is_open:
+            raise VideoSinkError(f"{self.path.name} exists already; a branch starts a new file")
+        av = _av()
+        with av.open(str(source)) as opened:
+            context = opened.streams.video[0].codec_context
+            width, height = context.width, context.height
+        self._new_container(width, height)
+        try:
+            self._copy_from(source, limit=frames)
+        except BaseException:
+            self.close()
+            raise
+        return self.frames_written
+
     def _check_existing(self, path: pathlib.Path, width: int, height: int) -> None:
         av = _av()
         try:
@@ -195,17 +213,17 @@ class SessionVideo:
             raise VideoSinkError(f"{path.name} holds {size[0]}x{size[1]} video but the session now makes "
                                  f"{width}x{height}; start a new session (or move the old video away) to change the size")
 
-    def _copy_from(self, previous: pathlib.Path) -> None:
+    def _copy_from(self, previous: pathlib.Path, limit: int | None = None) -> None:
         with _av().open(str(previous)) as source:
             old = source.streams.video[0]
             same_headers = (old.codec_context.name == "h264" and _parameter_sets(old.codec_context.extradata)
                             == _parameter_sets(self._stream.codec_context.extradata))
             if same_headers:
-                self._copy_packets(source, old)
+                self._copy_packets(source, old, limit)
             else:
-                self._reencode(source)
+                self._reencode(source, limit)
 
-    def _copy_packets(self, source, old) -> None:
+    def _copy_packets(self, source, old, limit: int | None = None) -> None:
         """Copy the old H.264 packets as they are (MP4 stores them length-prefixed; our stream's muxer
         expects the encoder's Annex-B form, so only the NAL framing is rewritten)."""
         av = _av()
@@ -216,6 +234,8 @@ class SessionVideo:
                 if packet.size == 0 or packet.pts is None:
                     continue
                 index = round(packet.pts * old.time_base * self.fps)
+                if limit is not None and index >= limit:  # no B-frames: the first frames need no later packet
+                    continue
                 copied = av.Packet(_annex_b(bytes(packet), length_size))
                 copied.stream = self._stream
                 copied.time_base = self._stream.time_base
@@ -226,10 +246,12 @@ class SessionVideo:
         except av.error.FFmpegError:
             pass  # a tail cut off by a kill: keep what was whole
 
-    def _reencode(self, source) -> None:
+    def _reencode(self, source, limit: int | None = None) -> None:
         av = _av()
         try:
             for frame in source.decode(video=0):
+                if limit is not None and self.frames_written >= limit:
+                    break
                 self.append(frame.to_ndarray(format="rgb24")[None])
         except av.error.FFmpegError:
             pass

@@ -58,6 +58,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 FIXTURE_NODE = f'''"""Test-only node written by tests/test_comfyui_integration.py: a synthetic CONDITIONING."""
+import hashlib
+
 import torch
 
 TEXT_DIM = {TEXT_DIM}
@@ -95,9 +97,34 @@ class EchoTestModelInfo:
         return {{"ui": {{"text": names}}}}
 
 
-NODE_CLASS_MAPPINGS = {{"EchoTestConditioning": EchoTestConditioning, "EchoTestModelInfo": EchoTestModelInfo}}
+class FakeClip:
+    """A CLIP whose embedding of a text is seeded by the text's hash (no umt5 can be made tiny)."""
+
+    def tokenize(self, text):
+        return text
+
+    def encode_from_tokens_scheduled(self, tokens):
+        seed = int.from_bytes(hashlib.sha256(tokens.encode()).digest()[:4], "little")
+        return [[torch.randn(1, 8, TEXT_DIM, generator=torch.Generator().manual_seed(seed)), {{}}]]
+
+
+class EchoTestClip:
+    CATEGORY = "_for_testing/echo_stream"
+    FUNCTION = "make"
+    RETURN_TYPES = ("CLIP",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {{"required": {{}}}}
+
+    def make(self):
+        return (FakeClip(),)
+
+
+NODE_CLASS_MAPPINGS = {{"EchoTestConditioning": EchoTestConditioning, "EchoTestModelInfo": EchoTestModelInfo,
+                       "EchoTestClip": EchoTestClip}}
 NODE_DISPLAY_NAME_MAPPINGS = {{"EchoTestConditioning": "Echo Test Conditioning",
-                              "EchoTestModelInfo": "Echo Test Model Info"}}
+                              "EchoTestModelInfo": "Echo Test Model Info", "EchoTestClip": "Echo Test CLIP"}}
 '''
 
 
@@ -438,7 +465,7 @@ def test_the_pack_imports_cleanly(comfy):
 
 def test_every_node_is_listed_in_object_info(comfy):
     info = comfy.get("/object_info")
-    assert len(NODE_CLASS_MAPPINGS) == 18
+    assert len(NODE_CLASS_MAPPINGS) == 19
     for node_id in NODE_CLASS_MAPPINGS:
         assert node_id in info, f"{node_id} missing from /object_info"
         entry = info[node_id]
@@ -695,6 +722,86 @@ def test_an_exported_file_loads_as_cores_causal_wan_and_samples_with_sampler_ar_
     wrapped, ours = saved_latent(comfy, entry, "wrap_save"), saved_latent(comfy, entry, "ours_save")
     assert list(wrapped.shape) == [1, 16, 6, 6, 8]
     torch.testing.assert_close(wrapped, ours, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Live steering over the pack's HTTP routes
+# ---------------------------------------------------------------------------------------------
+def http(comfy: ComfyServer, method: str, path: str, body=None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(comfy.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def live_workflow(timeline: str, session: str, live: bool, prefix: str) -> dict:
+    return {
+        "1": {"class_type": "EchoCausalModelLoader",
+              "inputs": {"model_name": CHECKPOINT, "weight_dtype": "fp32", "lora_name": "none", "lora_strength": 1.0,
+                         "frames_per_block": 3}},
+        "2": {"class_type": "EchoTestClip", "inputs": {}},
+        "3": {"class_type": "EchoSceneScriptFromText", "inputs": {"clip": ["2", 0], "timeline": timeline,
+                                                                  "default_seconds": 10.0}},
+        "6": {"class_type": "EchoStreamingSampler",
+              "inputs": {"model": ["1", 0], "script": ["3", 0], "width": 64, "height": 48, "seed": 1,
+                         "steps": "1000, 750, 500, 250", "session": session, "mode": "new", "live": live,
+                         "live_max_seconds": 3000.0, "clip": ["2", 0], "rewind_points": 4}},
+        "7": {"class_type": "SaveLatent", "inputs": {"samples": ["6", 0], "filename_prefix": prefix}},
+        "8": {"class_type": "EchoExportSessionScript", "inputs": {"scene_memory": ["6", 1], "save_file": True}},
+    }
+
+
+def wait_live(comfy: ComfyServer, session: str, predicate, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, data = http(comfy, "GET", f"/echo_stream/live/{session}")
+        if status == 200 and predicate(data):
+            return data
+        time.sleep(0.05)
+    raise AssertionError(f"live session {session!r} never reached the expected state (last: {status} {data})")
+
+
+def test_a_live_run_is_steered_over_http_stopped_exported_and_replayed(comfy):
+    client_id = uuid.uuid4().hex
+    queued = comfy.post("/prompt", {"prompt": live_workflow("a red fox in the snow {fox} [1.5s]", "steer", True,
+                                                            "echo_it/live"), "client_id": client_id})
+    prompt_id = queued["prompt_id"]
+    wait_live(comfy, "steer", lambda d: d["running"] and d["blocks"] >= 3)
+    assert http(comfy, "POST", "/echo_stream/live/steer/prompt", {"text": "a city at night", "transition": "teleport"}) \
+        == (400, {"error": "unknown transition 'teleport'; use one of smooth, cut, recall, auto"})
+    assert http(comfy, "POST", "/echo_stream/live/nobody/stop")[0] == 404
+    first = http(comfy, "POST", "/echo_stream/live/steer/prompt",
+                 {"text": "a city at night", "transition": "cut", "label": "city"})
+    assert first[0] == 202, first
+    state = wait_live(comfy, "steer", lambda d: len(d["applied"]) == 1 and d["blocks"] >= d["applied"][0]["block"] + 2)
+    second = http(comfy, "POST", "/echo_stream/live/steer/prompt",
+                  {"text": "the fox again", "transition": "recall", "target": "fox"})
+    assert second[0] == 202, second
+    state = wait_live(comfy, "steer", lambda d: len(d["applied"]) == 2 and d["blocks"] >= d["applied"][1]["block"] + 2)
+    assert [s["label"] for s in state["scenes"]] == ["fox", "city", None]
+    assert [p["scene"] for p in state["snapshots"]] == [0, 1, 2] and all(p["bytes"] > 0 for p in state["snapshots"])
+    assert http(comfy, "POST", "/echo_stream/live/steer/stop")[0] == 202
+    deadline = time.monotonic() + PROMPT_TIMEOUT
+    while not (entry := comfy.get(f"/history/{prompt_id}").get(prompt_id)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert_success(entry)  # Stop ends the run cleanly: a success, not an interruption
+    assert http(comfy, "GET", "/echo_stream/live/steer")[1]["running"] is False
+    live_latents = saved_latent(comfy, entry, "7")
+    status, exported = http(comfy, "GET", "/echo_stream/sessions/steer/script")
+    assert status == 200, exported
+    script = exported["script"]
+    assert entry["outputs"]["8"]["text"][0] == script  # the node's output is the same text
+    assert (comfy.base / "output" / "echo_stream" / "steer_script.txt").read_text().strip() == script
+    assert script.startswith("a red fox in the snow {fox} [") and "a city at night {city} [" in script
+    assert "@fox] | the fox again [" in script
+    print(f"\nexported live script ({live_latents.shape[2] // 3} blocks): {script}")
+    replay = comfy.run(live_workflow(script, "replay", False, "echo_it/replay"), client_id)
+    assert_success(replay)
+    assert torch.equal(saved_latent(comfy, replay, "7"), live_latents)
 
 
 def api_prompt(ui: dict, info: dict) -> dict:
