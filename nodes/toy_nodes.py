@@ -22,6 +22,7 @@ class EchoToyModelLoader:
                    "world of 8 scene categories; about 1 MB, nothing to download). Use it with Toy Prompt and "
                    "Render Toy Latent at 64x64; the live preview shows its frames as pictures.")
     CATEGORY = TOY_CATEGORY
+    SEARCH_ALIASES = ["toy model", "no download model", "demo model"]
     FUNCTION = "load"
     RETURN_TYPES = (ECHO_MODEL,)
     RETURN_NAMES = ("model",)
@@ -42,6 +43,7 @@ class EchoToyPrompt:
     DESCRIPTION = ("A toy-world prompt: the fixed embedding of one scene category, as a CONDITIONING for the "
                    "scene script nodes (what CLIP Text Encode gives a real Wan).")
     CATEGORY = TOY_CATEGORY
+    SEARCH_ALIASES = ["toy prompt", "toy category", "demo prompt"]
     FUNCTION = "encode"
     RETURN_TYPES = ("CONDITIONING",)
     RETURN_NAMES = ("conditioning",)
@@ -61,6 +63,7 @@ class EchoToyRender:
     DESCRIPTION = ("Renders a toy-world LATENT (from the Streaming Sampler with the toy model) to IMAGE frames "
                    "with the world's fixed latent-to-RGB map: no VAE needed.")
     CATEGORY = TOY_CATEGORY
+    SEARCH_ALIASES = ["toy render", "toy latent to image", "render without vae"]
     FUNCTION = "render"
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("images",)
