@@ -43,7 +43,7 @@ class EchoToyPrompt:
     DESCRIPTION = ("A toy-world prompt: the fixed embedding of one scene category, as a CONDITIONING for the "
                    "scene script nodes (what CLIP Text Encode gives a real Wan).")
     CATEGORY = TOY_CATEGORY
-    SEARCH_ALIASES = ["toy prompt", "toy category", "demo prompt"]
+    SEARCH_ALIASES = ["toy category", "toy conditioning", "demo prompt"]
     FUNCTION = "encode"
     RETURN_TYPES = ("CONDITIONING",)
     RETURN_NAMES = ("conditioning",)
