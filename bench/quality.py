@@ -1,6 +1,6 @@
 """The quality benchmark: what each memory policy preserves, recalls and forgets, on the toy world.
 
-    python bench/quality.py                 # the bundled toy model, 3 seeds, scenes of 5 blocks (minutes)
+    python bench/quality.py                 # the bundled toy model, 3 seeds, scenes of 4 blocks (minutes)
     python bench/quality.py --seeds 8 --long 1000 --scene-blocks 8
 
 Every policy runs the same scripts with the same seeds (batch 1, the stream's own sampler); every
@@ -190,7 +190,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="toy model (default: the bundled one)")
     ap.add_argument("--seeds", type=int, default=3, help="noise seeds per policy and script (default 3)")
-    ap.add_argument("--scene-blocks", type=int, default=5, help="blocks per scene in the recall/smooth scripts")
+    ap.add_argument("--scene-blocks", type=int, default=4, help="blocks per scene in the recall/smooth scripts (default 4)")
     ap.add_argument("--long", type=int, nargs="*", default=[100], help="lengths of the one-scene consistency runs")
     ap.add_argument("--policies", nargs="+", choices=list(POLICIES), default=list(POLICIES))
     ap.add_argument("--out", type=Path, help="JSON path (default bench/results/<date>-quality-cpu.json)")
