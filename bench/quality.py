@@ -94,8 +94,8 @@ def _mean(values):
 def measure_script(name: str, gen) -> dict:
     """The measures one generated script gives (one sample)."""
     readings = gen.readings[0]
-    per_block = block_measures(gen.blocks, readings)
-    outcomes = transition_outcomes(gen.blocks, readings)
+    per_block = block_measures(gen.blocks, readings, reference="settled")
+    outcomes = transition_outcomes(gen.blocks, readings, reference="settled")
     out = {"category_match": per_block["category_match"], "clean_frames": per_block["clean"]}
     if name.startswith("recall"):
         returns = [o for o in outcomes if o["transition"] == "return"]

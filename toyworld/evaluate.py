@@ -31,18 +31,26 @@ def settled_block(start: int, end: int) -> int:
     return min(start + 1, end - 1)
 
 
-def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag: int = 1) -> dict:
+def reference_block(start: int, end: int, reference: str) -> int:
+    """The block a scene's look is taken from: "first" (its first block) or "settled" (settled_block)."""
+    if reference not in ("first", "settled"):
+        raise ValueError(f"reference must be 'first' or 'settled', got {reference!r}")
+    return start if reference == "first" else settled_block(start, end)
+
+
+def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag: int = 1,
+                   reference: str = "first") -> dict:
     """Per-sample measures of one generated script.
 
     category_match: blocks whose category reads as prompted (the first `lag` blocks of each scene
     excluded, where a smooth switch may still be turning); clean: blocks within CLEAN_RESIDUAL of a
     clean world frame; consistency: blocks of a scene whose look (palette, pattern) equals the scene's
-    settled look (its second block's; see settled_block)."""
+    look in its reference block ("first", or "settled": its second block, see settled_block)."""
     starts = scene_starts(blocks) + [len(blocks)]
     category, consistency = [], []
     for a, b in zip(starts, starts[1:]):
         category += [readings[i].category == blocks[i].category for i in range(min(a + lag, b), b)]
-        ref = settled_block(a, b)
+        ref = reference_block(a, b, reference)
         consistency += [readings[i].look == readings[ref].look for i in range(ref + 1, b)]
     return {"category_match": _share(category),
             "clean": _share(r.residual < CLEAN_RESIDUAL for r in readings),
@@ -51,15 +59,17 @@ def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag:
             "blocks": len(blocks)}
 
 
-def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading], settle: int = 1) -> list[dict]:
+def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading], settle: int = 1,
+                        reference: str = "first") -> list[dict]:
     """For each transition of the script: what the block `settle` blocks after it reads as.
 
     smooth: carried (instance equals the one before the switch) and lag (blocks until the category
     reads as prompted); cut: clean (instance differs from the one before the cut; equal by chance
-    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's settled look) and
+    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's look in its
+    reference block: "first" or "settled", see block_measures) and
     target_gone (the block before the return showed another look, so the return needed memory)."""
     starts = scene_starts(blocks) + [len(blocks)]
-    settled = {a: settled_block(a, b) for a, b in zip(starts, starts[1:])}
+    settled = {a: reference_block(a, b, reference) for a, b in zip(starts, starts[1:])}
     first_block: dict[int, int] = {}
     out = []
     for i, blk in enumerate(blocks):
