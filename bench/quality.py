@@ -1,6 +1,6 @@
 """The quality benchmark: what each memory policy preserves, recalls and forgets, on the toy world.
 
-    python bench/quality.py                 # the bundled toy model, 3 seeds, scenes of 5 blocks (minutes)
+    python bench/quality.py                 # the bundled toy model, 3 seeds, scenes of 4 blocks (minutes)
     python bench/quality.py --seeds 8 --long 1000 --scene-blocks 8
 
 Every policy runs the same scripts with the same seeds (batch 1, the stream's own sampler); every
@@ -9,16 +9,18 @@ share with a known chance level:
 
   recall_d{1,3,10}   A -> cut -> d other scenes (cuts) -> return to A (recall by label): the share of
                      returns whose look (palette, pattern), one block after the return,
-                     equals A's own as first generated. Chance: 1/16 (look = palette x pattern).
+                     equals A's settled look (its second block's: the model's first block of a new
+                     scene is often unsettled). Chance: 1/16 (look = palette x pattern).
   recall_when_needed over the returns of all recall scripts whose previous block showed another look
                      than A's (recall_needed: how often that was so): the share that brought A's back
+                     (recall_when_needed_pooled: pooled over seeds, with the counts)
   cut_clean          over those scripts' cuts: the share of first blocks after a cut whose instance
                      differs from the look before the cut (a fresh draw equals it with chance 1/16)
   smooth_carried     A -> smooth B -> smooth C: the share of switches after which the instance (one
                      block later) equals the one before the switch
   smooth_lag         blocks from a smooth switch until the category reads as the new prompt
-  consistency_100    one scene of 100 blocks (and --long N): the share of blocks whose instance equals
-                     the scene's first block's
+  consistency_100    one scene of 100 blocks (and --long N): the share of blocks whose look equals
+                     the scene's settled look (its second block's)
   category_match     share of blocks (after each scene's first) whose category reads as prompted
   clean_frames       share of blocks within 0.5 relative RMS of a clean world frame
 
@@ -92,14 +94,16 @@ def _mean(values):
 def measure_script(name: str, gen) -> dict:
     """The measures one generated script gives (one sample)."""
     readings = gen.readings[0]
-    per_block = block_measures(gen.blocks, readings)
-    outcomes = transition_outcomes(gen.blocks, readings)
+    per_block = block_measures(gen.blocks, readings, reference="settled")
+    outcomes = transition_outcomes(gen.blocks, readings, reference="settled")
     out = {"category_match": per_block["category_match"], "clean_frames": per_block["clean"]}
     if name.startswith("recall"):
         returns = [o for o in outcomes if o["transition"] == "return"]
         out[name] = _mean(o["recalled"] for o in returns)
         out["recall_needed"] = _mean(o["target_gone"] for o in returns)
         out["recall_when_needed"] = _mean(o["recalled"] for o in returns if o["target_gone"])
+        out["returns_needed_n"] = sum(o["target_gone"] for o in returns)
+        out["returns_needed_recalled_n"] = sum(o["recalled"] and o["target_gone"] for o in returns)
         out["cut_clean"] = _mean(o["clean"] for o in outcomes if o["transition"] == "cut")
     elif name == "smooth":
         out["smooth_carried"] = _mean(o["carried"] for o in outcomes if o["transition"] == "smooth")
@@ -129,7 +133,7 @@ def run(model, seeds: int, scene_blocks: int, long_blocks: tuple[int, ...], poli
                     sheets.setdefault(name, {})[policy] = gen
                 if log:
                     log(f"{policy:34s} seed {seed} {name:16s} {time.perf_counter() - started:6.1f} s")
-            rows[policy].append({k: _mean(v) for k, v in acc.items()})
+            rows[policy].append({k: sum(v) if k.endswith("_n") else _mean(v) for k, v in acc.items()})
     return {"per_seed": rows, "sheets": sheets}
 
 
@@ -149,10 +153,14 @@ def paired(per_seed: dict, baseline: str = BASELINE) -> dict:
                 within = None if sd is None else abs(m) < 2 * sd / math.sqrt(len(diffs)) or (sd == 0 and m == 0)
                 entry.update({"diff_vs_" + baseline: m, "diff_sd": sd, "within_noise": within})
             out[policy][key] = entry
+        needed = sum(r.get("returns_needed_n", 0) for r in rows)
+        brought = sum(r.get("returns_needed_recalled_n", 0) for r in rows)
+        out[policy]["recall_when_needed_pooled"] = {"mean": brought / needed if needed else None,
+                                                    "recalled": brought, "needed": needed}
     return out
 
 
-MEASURES = ("recall_d1", "recall_d3", "recall_d10", "recall_needed", "recall_when_needed", "cut_clean", "smooth_carried", "smooth_lag", "consistency_100",
+MEASURES = ("recall_d1", "recall_d3", "recall_d10", "recall_needed", "recall_when_needed_pooled", "cut_clean", "smooth_carried", "smooth_lag", "consistency_100",
             "category_match", "clean_frames")
 
 
@@ -168,6 +176,8 @@ def table(summary: dict) -> str:
                 cells.append("–")
                 continue
             cell = f"{e['mean']:.2f}"
+            if "needed" in e:
+                cell += f" ({e['recalled']}/{e['needed']})"
             if "diff_vs_" + BASELINE in e:
                 d = e["diff_vs_" + BASELINE]
                 cell += f" ({d:+.2f}{'' if e['within_noise'] is False else '~'})"
@@ -180,7 +190,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="toy model (default: the bundled one)")
     ap.add_argument("--seeds", type=int, default=3, help="noise seeds per policy and script (default 3)")
-    ap.add_argument("--scene-blocks", type=int, default=5, help="blocks per scene in the recall/smooth scripts")
+    ap.add_argument("--scene-blocks", type=int, default=4, help="blocks per scene in the recall/smooth scripts (default 4)")
     ap.add_argument("--long", type=int, nargs="*", default=[100], help="lengths of the one-scene consistency runs")
     ap.add_argument("--policies", nargs="+", choices=list(POLICIES), default=list(POLICIES))
     ap.add_argument("--out", type=Path, help="JSON path (default bench/results/<date>-quality-cpu.json)")

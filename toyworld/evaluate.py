@@ -24,18 +24,34 @@ def scene_starts(blocks: list[ScriptBlock]) -> list[int]:
     return [i for i, b in enumerate(blocks) if b.transition != "continue"]
 
 
-def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag: int = 1) -> dict:
+def settled_block(start: int, end: int) -> int:
+    """The block whose look stands for a scene running over blocks [start, end): its second block when
+    it has one. The model's first block of a new scene is often still unsettled (another look than
+    the blocks after it, which copy the second), so the second block is the scene's look."""
+    return min(start + 1, end - 1)
+
+
+def reference_block(start: int, end: int, reference: str) -> int:
+    """The block a scene's look is taken from: "first" (its first block) or "settled" (settled_block)."""
+    if reference not in ("first", "settled"):
+        raise ValueError(f"reference must be 'first' or 'settled', got {reference!r}")
+    return start if reference == "first" else settled_block(start, end)
+
+
+def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag: int = 1,
+                   reference: str = "first") -> dict:
     """Per-sample measures of one generated script.
 
     category_match: blocks whose category reads as prompted (the first `lag` blocks of each scene
     excluded, where a smooth switch may still be turning); clean: blocks within CLEAN_RESIDUAL of a
-    clean world frame; consistency: blocks of a scene whose look (palette, pattern) equals the scene's first
-    block's (the first block of a return compares with its target's first block instead: recall)."""
+    clean world frame; consistency: blocks of a scene whose look (palette, pattern) equals the scene's
+    look in its reference block ("first", or "settled": its second block, see settled_block)."""
     starts = scene_starts(blocks) + [len(blocks)]
     category, consistency = [], []
     for a, b in zip(starts, starts[1:]):
         category += [readings[i].category == blocks[i].category for i in range(min(a + lag, b), b)]
-        consistency += [readings[i].look == readings[a].look for i in range(a + 1, b)]
+        ref = reference_block(a, b, reference)
+        consistency += [readings[i].look == readings[ref].look for i in range(ref + 1, b)]
     return {"category_match": _share(category),
             "clean": _share(r.residual < CLEAN_RESIDUAL for r in readings),
             "consistency": _share(consistency),
@@ -43,13 +59,17 @@ def block_measures(blocks: list[ScriptBlock], readings: list[BlockReading], lag:
             "blocks": len(blocks)}
 
 
-def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading], settle: int = 1) -> list[dict]:
+def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading], settle: int = 1,
+                        reference: str = "first") -> list[dict]:
     """For each transition of the script: what the block `settle` blocks after it reads as.
 
     smooth: carried (instance equals the one before the switch) and lag (blocks until the category
     reads as prompted); cut: clean (instance differs from the one before the cut; equal by chance
-    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's own) and
+    with probability INSTANCE_CHANCE); return: recalled (instance equals the target scene's look in its
+    reference block: "first" or "settled", see block_measures) and
     target_gone (the block before the return showed another look, so the return needed memory)."""
+    starts = scene_starts(blocks) + [len(blocks)]
+    settled = {a: reference_block(a, b, reference) for a, b in zip(starts, starts[1:])}
     first_block: dict[int, int] = {}
     out = []
     for i, blk in enumerate(blocks):
@@ -69,7 +89,7 @@ def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading],
         elif blk.transition == "cut":
             row["clean"] = readings[j].look != before
         else:
-            target = readings[first_block[blk.scene]].look
+            target = readings[settled[first_block[blk.scene]]].look
             row["recalled"] = readings[j].look == target
             row["target_gone"] = before != target  # the look had changed, so only memory can bring it back
         first_block.setdefault(blk.scene, i)
