@@ -9,6 +9,7 @@ from ..engine.errors import EchoError
 from ..engine.loader import load_causal_wan
 from ..engine.transformer import CausalWan
 from . import comfy
+from .comfy_attention import attention_backend
 from .types import CATEGORY, ECHO_MODEL, EchoModel
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -57,7 +58,8 @@ class EchoCausalModelLoader:
         lora = None if lora_name in (None, "", "none") else comfy.full_path("loras", lora_name)
         size = os.path.getsize(path) if os.path.isfile(path) else 0
         comfy.reserve(size, device)  # room for the weights next to ComfyUI's own models
-        causal = load_causal_wan(path, dtype=dtype, device=device, lora=lora, lora_strength=lora_strength)
+        causal = load_causal_wan(path, dtype=dtype, device=device, lora=lora, lora_strength=lora_strength,
+                                 attention=attention_backend())
         return (EchoModel(os.path.basename(model_name), causal, int(frames_per_block)),)
 
 
@@ -89,6 +91,6 @@ class EchoCausalModelFromMODEL:
             raise EchoError("this is an image-to-video Wan model; the Streaming Sampler needs a text-to-video "
                             "causal Wan (Self-Forcing, LongLive, CausVid)")
         dtype = getattr(base, "manual_cast_dtype", None) or base.get_dtype()
-        causal = CausalWan(dit, compute_dtype=dtype, device=comfy.torch_device())
+        causal = CausalWan(dit, compute_dtype=dtype, device=comfy.torch_device(), attention=attention_backend())
         name = getattr(getattr(base, "model_config", None), "__class__", type(base)).__name__
         return (EchoModel(f"MODEL:{name}", causal, int(frames_per_block), patcher=model),)
