@@ -28,13 +28,13 @@ def table(result: dict) -> str:
     peak = "peak GPU" if cuda else "peak RSS+"  # CUDA: allocator peak incl. weights; CPU: RSS above start
     lines = [f"{result['device']} | dim {m['dim']}, {m['layers']} layers, {m['width']}x{m['height']}, {m['dtype']}, "
              f"random weights | {result['paired_rounds']} paired rounds (full cache {result['full_cache_frames']} frames)",
-             f"{'policy':34s} {'ms/block':>9s} {'x window':>8s} {'IQR':>13s} {'px fps':>8s} {'1st block':>9s} "
+             f"{'policy':34s} {'ms/block':>9s} {'x window':>8s} {'IQR':>13s} {'x wall':>7s} {'px fps':>8s} {'1st block':>9s} "
              f"{'cache':>13s} {peak:>13s} {'cache @1.3B':>10s}"]
     at = result["wan_1_3b_bytes"]["policies"]
     for name, p in result["policies"].items():
         label = NAMES.get(name, name) + (f" ({result['full_cache_frames']} fr)" if name == "full_cache" else "")
         lines.append(f"{label:34s} {p['per_block_s'] * 1000:9.1f} {ratio(p['ratio_to_rolling_window'])} "
-                     f"{iqr(p.get('ratio_spread'))} "
+                     f"{iqr(p.get('ratio_spread'))} {ratio(p.get('ratio_wall'))[1:]} "
                      f"{p['pixel_fps']:8.2f} {p['time_to_first_block_s']:8.3f}s {mib(p['cache_bytes'])} "
                      f"{mib(p.get('peak_gpu_bytes', p['peak_bytes_above_start']))} {gb(at[name]['bytes'])}")
     echo = at["echo_forcing"]
@@ -55,6 +55,10 @@ def table(result: dict) -> str:
         f = result["fidelity"]
         lines.append("attention error vs full history: " + ", ".join(
             f"{k} {v['mean_rel_error_last_20_blocks']:.3f}" for k, v in f.items() if isinstance(v, dict)))
+    clock = next(iter(result["policies"].values())).get("ratio_clock")
+    if clock:
+        lines.append(f"x window: median of per-pair {clock} time ratios (IQR over the pairs); x wall: the same "
+                     f"on wall time; ms/block and px fps: wall time")
     m = result.get("machine")
     if m:
         loads = [v["median"] for v in m["load_1min_by_stage"].values() if v]

@@ -61,10 +61,12 @@ def test_policy_timing_reports_every_policy_with_paired_ratios_and_peaks():
             spread = entry["ratio_spread"]
             assert entry["timed_blocks"] == 3 and spread["n"] == 6  # two adjacent pairs per block
             assert spread["min"] <= spread["p25"] <= spread["median"] <= spread["p75"] <= spread["max"]
-            assert entry["ratio_to_rolling_window"] == spread["median"]
+            assert entry["ratio_to_rolling_window"] == spread["median"] and entry["ratio_clock"] == "process_cpu"
+            assert entry["ratio_wall_spread"]["n"] == 6 and entry["ratio_wall"] == entry["ratio_wall_spread"]["median"]
+        assert 0 < entry["per_block_cpu_s"]
     # progress: one line per solo policy and per round, while it runs
     assert [s for s, _ in lines].count("solo") == len(policy_timing.POLICIES)
-    assert [m for s, m in lines if s == "paired"][-1].startswith("round 3/3: ")
+    assert [m for s, m in lines if s == "paired"][-1].startswith("round 3/3 (process_cpu time ratios so far): ")
     with pytest.raises(ValueError, match="paired round"):
         policy_timing.measure(model, width=32, height=32, rounds=0)
     # what the CUDA pre-check estimates on the meta device is what the streams really held
@@ -107,7 +109,7 @@ def test_suite_entry_point_writes_json_prints_progress_and_a_table(tmp_path, cap
     assert m["start"]["torch_threads"] == 1 and m["start"]["cpu_count"] >= 1
     assert len(m["start"]["load_average"]) == 3 and {"solo", "paired", "length"} <= set(m["load_1min_by_stage"])
     err = capsys.readouterr().err
-    assert "] paired: round 1/1: " in err and "] length: 0.25 min" in err  # progress as it goes
+    assert "] paired: round 1/1 (process_cpu time ratios so far): " in err and "] length: 0.25 min" in err  # progress as it goes
     assert "echo_forcing" in err and "ms/block" in err and "% of the released code" in err and "load average" in err
     name = suite.default_path(saved, torch.device("cpu")).name
     assert name.startswith(saved["date"]) and name.endswith("-suite-cpu-quick.json")
