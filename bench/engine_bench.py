@@ -24,12 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from pack_import import load_pack  # noqa: E402
 
 load_pack()
-from echo_stream.engine import (BlockStreamer, CacheGeometry, CausalWan, RotaryEmbedding, WanConfig,  # noqa: E402
-                                WanDiT, full_cache, rolling_window)
+from echo_stream.engine import BlockStreamer, CausalWan, WanConfig, WanDiT, full_cache, rolling_window  # noqa: E402
+from echo_stream.engine.geometry import VAE_TEMPORAL_STRIDE, cache_geometry  # noqa: E402
 
 WAN_1_3B = WanConfig()
 SMALL = WanConfig(dim=256, ffn_dim=512, num_heads=2, num_layers=4, text_dim=64, freq_dim=64)
-PIXEL_FRAMES_PER_LATENT = 4
 
 
 def policies(total_frames: int) -> dict:
@@ -43,8 +42,7 @@ def policies(total_frames: int) -> dict:
 
 def kv_bytes_at(cfg: WanConfig, width: int, height: int, dtype=torch.bfloat16) -> dict:
     """Bytes each policy holds at a real geometry, allocated on the meta device (no memory used)."""
-    geometry = CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, height // 16, width // 16, 3, 1,
-                             dtype, torch.device("meta"), RotaryEmbedding(cfg.head_dim))
+    geometry = cache_geometry(cfg, width=width, height=height, dtype=dtype, device="meta")
     out = {}
     for name, make in policies(21).items():
         policy = make()
@@ -81,7 +79,7 @@ def time_policy(model, make_policy, *, width, height, blocks, warmup_blocks, dev
     first_block = times[0] + (time.perf_counter() - start - sum(times))  # includes setup
     steady = times[warmup_blocks:] or times
     per_block = statistics.median(steady)
-    frames = streamer.settings.frames_per_block * PIXEL_FRAMES_PER_LATENT
+    frames = streamer.settings.frames_per_block * VAE_TEMPORAL_STRIDE  # pixel frames a block adds to the video
     return {
         "per_block_s": round(per_block, 5),
         "pixel_fps": round(frames / per_block, 2),

@@ -11,22 +11,21 @@ from __future__ import annotations
 import torch
 
 import loadpack  # noqa: F401
-from echo_stream.engine import CacheGeometry, RotaryEmbedding, WanConfig
-from echo_stream.memory import make_memory
+from echo_stream.engine import CacheGeometry, WanConfig
+from echo_stream.engine.geometry import cache_geometry
+from echo_stream.memory import PRESETS, make_memory
 from procmem import PeakMeter
 
 WAN_1_3B = WanConfig()
 WIDTH, HEIGHT = 832, 480  # latent 104 x 60, 52 x 30 = 1560 tokens per frame
-FRAME_CACHE_WINDOWS = {"full_cache": 21, "self_forcing_window": 21, "longlive_recache": 12, "infinity_rope": 6,
-                       "echo_infinity_rope": 12}
-POLICIES = ("full_cache", "self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope",
-            "echo_forcing")
+FRAME_CACHE_WINDOWS = {p.name: p.window_frames for p in PRESETS.values() if p.window_frames}
+POLICIES = tuple(PRESETS)
 RELEASED_ECHO_BYTES = 25.2e9  # research notes §7.3: the released Echo-Forcing code at 1.3B, 832x480
 
 
 def geometry(cfg: WanConfig, grid_h: int, grid_w: int, device="meta", dtype=torch.bfloat16) -> CacheGeometry:
-    return CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, grid_h, grid_w, 3, 1, dtype,
-                         torch.device(device), RotaryEmbedding(cfg.head_dim))
+    """A grid of grid_h x grid_w tokens per latent frame (16 pixels per token)."""
+    return cache_geometry(cfg, width=16 * grid_w, height=16 * grid_h, dtype=dtype, device=device)
 
 
 def bytes_per_frame(g: CacheGeometry) -> int:

@@ -16,14 +16,14 @@ import torch
 
 import loadpack  # noqa: F401
 from echo_stream.engine import BlockStreamer
-from echo_stream.memory import make_memory
+from echo_stream.engine.geometry import FPS, VAE_TEMPORAL_STRIDE
+from echo_stream.memory import BOUNDED, make_memory
 from geometry_bytes import WAN_1_3B, bytes_per_frame
 from geometry_bytes import geometry as cache_geometry
 from procmem import heap_stats, in_use_bytes, rss_bytes
 from tiny_stream import HEIGHT, ONE_STEP, WIDTH, prompt_bank, tiny_config, tiny_model
 
-LATENT_FPS = 16 / 4  # Wan2.1: 16 pixel frames per second, 4 pixel frames per latent frame
-BOUNDED = ("self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope", "echo_forcing")
+LATENT_FPS = FPS / VAE_TEMPORAL_STRIDE  # latent frames per second of video
 CYCLE = ("smooth", "cut", "recall")
 
 

@@ -23,10 +23,12 @@ import torch
 
 from engine_bench import WAN_1_3B, build_model, sync  # noqa: E402 (also loads the pack)
 
-from echo_stream.engine import (AttentionContext, BlockStreamer, CacheGeometry, LayerMemory, MemoryPolicy,  # noqa: E402
-                                RotaryEmbedding, WanConfig, grid_positions, rolling_window)
+from echo_stream.engine import (AttentionContext, BlockStreamer, LayerMemory, MemoryPolicy, WanConfig,  # noqa: E402
+                                grid_positions, rolling_window)
+from echo_stream.engine.geometry import cache_geometry  # noqa: E402
 from echo_stream.engine.attention import attend_context  # noqa: E402
-from echo_stream.memory import EchoConfig, EchoForcingMemory, InfinityRope, LongLiveRecache, make_memory  # noqa: E402
+from echo_stream.memory import (BOUNDED, EchoConfig, EchoForcingMemory, InfinityRope, LongLiveRecache,  # noqa: E402
+                                make_memory)
 
 RELEASED_BYTES = 25.2e9  # notes §7.3: 6.0 + 9.1 + 6.0 + 3.5 + 0.6 GB
 SMALL = WanConfig(dim=256, ffn_dim=512, num_heads=2, num_layers=4, text_dim=64, freq_dim=64)
@@ -34,7 +36,7 @@ FIDELITY = WanConfig(dim=128, ffn_dim=256, num_heads=2, num_layers=3, text_dim=3
 
 
 def timed_policies(model, width, height, blocks, device) -> dict:
-    names = ["self_forcing_window", "echo_forcing", "longlive_recache", "infinity_rope", "echo_infinity_rope"]
+    names = list(BOUNDED)
     cond = torch.randn(1, 512, model.config.text_dim, generator=torch.Generator().manual_seed(0))
     streams = {n: BlockStreamer(model, make_memory(n), width=width, height=height, seed=0) for n in names}
     times = {n: [] for n in names}
@@ -65,17 +67,16 @@ def bytes_against_length(checkpoints=(10, 100, 400)) -> dict:
         streamer.next_block(prompts[scene % 4], transition=transition)
         if block + 1 in checkpoints:
             out[f"{block + 1}_blocks"] = {"cache_bytes": memory.nbytes(), "pool_bytes": memory.pool_nbytes(),
-                                          "scenes": memory.scenes_started}
+                                          "scenes": memory.scenes.scenes_started}
     sizes = {v["cache_bytes"] for v in out.values()}
     out["flat"] = len(sizes) == 1
     return out
 
 
 def bytes_at_wan_1_3b() -> dict:
-    g = CacheGeometry(WAN_1_3B.num_layers, WAN_1_3B.num_heads, WAN_1_3B.head_dim, 30, 52, 3, 1, torch.bfloat16,
-                      torch.device("meta"), RotaryEmbedding(WAN_1_3B.head_dim))
+    g = cache_geometry(WAN_1_3B, width=832, height=480, dtype=torch.bfloat16, device="meta")
     out = {}
-    for name in ["echo_forcing", "self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope"]:
+    for name in BOUNDED:
         memory = make_memory(name)
         memory.setup(g)
         out[name] = {"bytes": memory.nbytes(), "GB": round(memory.nbytes() / 1e9, 3)}
@@ -96,13 +97,12 @@ class OracleProbe(MemoryPolicy):
     def setup(self, geometry):
         self.geometry = geometry
         self.inner.setup(geometry)
-        self.history = [[] for _ in range(geometry.num_layers)]
-        self.max_recache_frames = self.inner.max_recache_frames
+        self.past = [[] for _ in range(geometry.num_layers)]  # every committed block's K/V, per layer
         self._layers = [_ProbeLayer(self, i) for i in range(geometry.num_layers)]
 
     def begin_block(self, event):
         self.event = event
-        self.inner.begin_block(event)
+        return self.inner.begin_block(event)
 
     def end_block(self):
         self.inner.end_block()
@@ -112,6 +112,12 @@ class OracleProbe(MemoryPolicy):
 
     def tensors(self):
         return self.inner.tensors()
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
 
 
 class _ProbeLayer(LayerMemory):
@@ -125,7 +131,7 @@ class _ProbeLayer(LayerMemory):
     def commit(self, q, k, v):
         p, g = self.probe, self.probe.geometry
         p.inner.layer(self.i).commit(q, k, v)
-        past = p.history[self.i]
+        past = p.past[self.i]
         keys = torch.cat([h[0] for h in past] + [k], dim=1)
         values = torch.cat([h[1] for h in past] + [v], dim=1)
         start = p.event.start_frame

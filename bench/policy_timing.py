@@ -26,16 +26,15 @@ import time
 import torch
 
 import loadpack  # noqa: F401  (imports echo_stream from this working tree)
-from echo_stream.engine import BlockStreamer, CacheGeometry, latent_size
-from echo_stream.memory import make_memory
+from echo_stream.engine import BlockStreamer
+from echo_stream.engine.geometry import VAE_TEMPORAL_STRIDE, cache_geometry
+from echo_stream.memory import PRESETS, make_memory
 from procmem import PeakMeter
 from progress import quantiles
 
 BASELINE = "self_forcing_window"
-POLICIES = ("full_cache", "self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope",
-            "echo_forcing")
+POLICIES = tuple(PRESETS)
 STEADY_AFTER = 8  # Echo-Forcing reaches its steady layout (anchors + compression) at block 7
-PIXEL_FRAMES_PER_LATENT = 4
 
 
 def make_policy(name: str, total_frames: int):
@@ -66,10 +65,7 @@ def frames_needed(rounds: int) -> int:
 
 def cache_bytes_needed(model, names, *, width, height, total_frames) -> dict:
     """Each policy's cache at this model and size, set up on the meta device (nothing allocated)."""
-    cfg = model.config
-    latent_h, latent_w = latent_size(width, height)
-    geometry = CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, latent_h // cfg.patch_size[1],
-                             latent_w // cfg.patch_size[2], 3, 1, model.dtype, torch.device("meta"), model.rotary)
+    geometry = cache_geometry(model, width=width, height=height, device="meta")
     out = {}
     for name in names:
         memory = make_policy(name, total_frames)
@@ -155,7 +151,7 @@ def paired(streams: dict, cond, *, rounds: int, device, say=None) -> dict:
     for name, streamer in streams.items():
         per_block = statistics.median(times[name]["wall"])
         entry = {"per_block_s": round(per_block, 5), "per_block_cpu_s": round(statistics.median(times[name]["process_cpu"]), 5),
-                 "pixel_fps": round(fpb * PIXEL_FRAMES_PER_LATENT / per_block, 2), "timed_blocks": len(times[name]["wall"]),
+                 "pixel_fps": round(fpb * VAE_TEMPORAL_STRIDE / per_block, 2), "timed_blocks": len(times[name]["wall"]),
                  "cache_bytes": streamer.memory.nbytes(), "finite": finite[name], "ratio_clock": clock}
         if name == BASELINE:
             entry.update(ratio_to_rolling_window=1.0, ratio_spread=None, ratio_wall=1.0, ratio_wall_spread=None)

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 import loadpack  # noqa: F401
+from echo_stream.engine.geometry import pixel_frames
 from echo_stream.memory.scene_pool import prompt_feature
 from echo_stream.runtime.memory_choice import MemoryChoice
 from echo_stream.runtime.script import SceneScript
@@ -56,13 +57,14 @@ class Recorder:
     def block(self, report, total: int) -> None:
         if not torch.isfinite(report.latents).all():
             self.bad_blocks.append(report.block)
-        h = self.memory.history[-1]
-        key_max, query_max = max(h["key_frame_ids"]), max(h["query_frame_ids"])
+        layout = self.session.streamer.layout
+        key_max, query_max = max(layout.key_frame_ids), max(layout.query_frame_ids)
         if key_max > self.max_key_id:
-            self.max_id_at = {"block": h["block"], "scene_transition": report.scene.transition, "phase": h["phase"]}
+            self.max_id_at = {"block": layout.block, "scene_transition": report.scene.transition,
+                              "phase": layout.phase}
         self.max_key_id = max(self.max_key_id, key_max)
         self.max_query_id = max(self.max_query_id, query_max)
-        self.max_jump = max(self.max_jump, h["jump"])
+        self.max_jump = max(self.max_jump, layout.jump)
         done = report.block + 1
         if done == FIRST_MINUTE_BLOCKS or done % self.sample_every == 0 or done == total:
             self.sample(done, total)
@@ -86,7 +88,7 @@ class Recorder:
             "heap_free_bytes": heap.get("free"), "python_blocks": sys.getallocatedblocks(),
             "cache_bytes": self.memory.nbytes(),
             "pool_bytes_cpu": self.memory.pool_nbytes(), "pool_scenes": len(self.memory.pool.entries),
-            "history_entries": len(self.memory.history), "wall_s": round(time.perf_counter() - self.started, 1)})
+            "wall_s": round(time.perf_counter() - self.started, 1)})
         if self.out is not None:
             write(self.out, self.result(done, total, complete=False))
 
@@ -104,7 +106,7 @@ class Recorder:
         start = next((s for s in self.samples if s["block"] == FIRST_MINUTE_BLOCKS), self.samples[0] if self.samples else None)
         end = self.samples[-1] if self.samples else None
         out = {**self.meta, "complete": complete, "blocks_done": done, "blocks_planned": total,
-               "latent_frames": 3 * done, "pixel_frames": 12 * done,
+               "latent_frames": 3 * done, "pixel_frames": pixel_frames(3 * done),
                "video_hours": round(done * SECONDS_PER_BLOCK / 3600, 3),
                "scenes": len(self.session.scenes), "wall_s": round(wall, 1),
                "ms_per_block": round(1000 * wall / max(done, 1), 3),

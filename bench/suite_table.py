@@ -1,9 +1,10 @@
 """The suite's short human-readable table (the JSON has everything)."""
 from __future__ import annotations
 
-NAMES = {"full_cache": "full cache", "self_forcing_window": "rolling window 21 (Self-Forcing)",
-         "longlive_recache": "LongLive 12 + sink 3", "infinity_rope": "inf-RoPE 6 + sink 1",
-         "echo_infinity_rope": "Echo-Infinity RoPE 12 + 3", "echo_forcing": "echo_forcing"}
+import loadpack  # noqa: F401  (imports echo_stream from this working tree)
+from echo_stream.memory import PRESETS
+
+NAMES = {p.name: p.title for p in PRESETS.values()}
 
 
 def mib(n) -> str:

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1280, 800
 SCALE = 2
-SEGMENTS = (  # history["tokens"] key, legend name, colour; stacked bottom-up in the window's own order
+SEGMENTS = (  # record["tokens"] key, legend name, colour; stacked bottom-up in the window's own order
     ("old", "old-scene memory", (201, 123, 179)),
     ("anchors", "rolling anchors", (76, 114, 176)),
     ("compressed", "compressed history", (242, 165, 65)),
@@ -108,7 +108,7 @@ def _total(row) -> int:
 
 def draw_memory_chart(rows: list[dict], scenes: list[dict], path, *, title: str, subtitle: str,
                       frame_tokens: int) -> Path:
-    """rows: EchoForcingMemory.history entries in block order; scenes: Session.timeline()."""
+    """rows: each block's BlockLayout.record() in block order; scenes: Session.timeline()."""
     if not rows:
         raise ValueError("no blocks to chart")
     c = _Canvas()

@@ -13,7 +13,7 @@ from .script import SCENES
 class BlockLog:
     def __init__(self, session: Session, prompts: dict, fps: float):
         self.session, self.prompts, self.fps = session, prompts, fps
-        self.rows: list[dict] = []  # EchoForcingMemory.history entries, copied: it keeps only a recent window
+        self.rows: list[dict] = []  # each block's layout record (BlockLayout.record())
         self.captions: list[tuple[str, str]] = []  # (text, transition) per latent frame
         self.block_times: list[float] = []
         self.cache_sizes: set[int] = set()
@@ -22,17 +22,18 @@ class BlockLog:
         self._elapsed = 0.0
 
     def on_block(self, report: BlockReport) -> None:
-        memory = self.session.memory
-        self.rows.append(dict(memory.history[-1]))
+        memory, layout = self.session.memory, self.session.streamer.layout
+        self.rows.append(layout.record())
         self.block_times.append(report.elapsed - self._elapsed)
         self._elapsed = report.elapsed
         self.finite &= bool(torch.isfinite(report.latents).all())
         self.cache_sizes.add(memory.nbytes())
         scene, planned = report.scene, SCENES[report.scene.index]
         if scene.blocks == 1 and planned.transition == "recall" and planned.recall is None:
-            # what recall by similarity found: the pool's best match, as the memory chose it at the switch
-            best, sim = memory.pool.best_match(prompt_feature(self.prompts[planned.prompt]))
-            self.similarity_recalls.append({"scene": planned.label, "found": best.label if best else None,
+            # what recall by similarity found: the scene whose recall frame the layout stages
+            labels = {r.index: r.label for r in self.session.scenes}
+            _, sim = memory.pool.best_match(prompt_feature(self.prompts[planned.prompt]))
+            self.similarity_recalls.append({"scene": planned.label, "found": labels.get(layout.old_scene),
                                             "similarity": round(sim, 4)})
         frames = report.latents.shape[2]
         for j in range(frames):

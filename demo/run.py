@@ -12,7 +12,7 @@ import torch
 from ..engine.errors import EchoError
 from ..runtime.latent_file import save_latent
 from ..runtime.memory_choice import MemoryChoice
-from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT
+from ..engine.geometry import FPS, VAE_TEMPORAL_STRIDE, pixel_frames
 from ..runtime.session import Session, SessionSpec
 from . import model as models
 from .chart import draw_memory_chart
@@ -36,7 +36,7 @@ class DemoOptions:
     height: int | None = None
     seconds: float | None = None  # per scene
     seed: int = 0
-    fps: float = FPS / PIXEL_FRAMES_PER_LATENT  # latent frames per second of video: real time
+    fps: float = FPS / VAE_TEMPORAL_STRIDE  # latent frames per second of video: real time
     quiet: bool = False
     num_heads: int | None = None  # of the checkpoint, where dim // 128 does not give it
 
@@ -119,15 +119,15 @@ def run_demo(opts: DemoOptions) -> dict:
     if bar:
         bar.close()
     latents = result.latents
-    pixel_frames = latents.shape[2] * PIXEL_FRAMES_PER_LATENT
+    frames = pixel_frames(latents.shape[2])  # what the Wan VAE decodes them to
     summary = {
         "demo": "echo_stream six-scene demo", "date": datetime.date.today().isoformat(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "model": model_info, "width": width, "height": height, "seed": opts.seed, "memory": "echo_forcing",
         "script": describe(opts.seconds_per_scene(), [p.blocks for p in plan]), "timeline": session.timeline(),
         "blocks": result.blocks_done, "latent_shape": list(latents.shape), "latent_frames": latents.shape[2],
-        "pixel_frames": pixel_frames, "pool_bytes_cpu": session.memory.pool_nbytes(),
-        **log.summary(wall, pixel_frames), "files": dict(FILES),
+        "pixel_frames": frames, "pool_bytes_cpu": session.memory.pool_nbytes(),
+        **log.summary(wall, frames), "files": dict(FILES),
     }
     _write(out, summary, latents, log, model, session)
     return summary

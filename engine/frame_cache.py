@@ -12,8 +12,10 @@ from __future__ import annotations
 import torch
 
 from .errors import EchoError
+from .layout import CACHE, CURRENT, BlockLayout, FrameSource
 from .memory_api import AttentionContext, BlockEvent, CacheGeometry, LayerMemory, MemoryPolicy
 from .rope import grid_positions
+from .state import copy_into, require
 
 
 def absolute_ids(frames: list[int], sink: int, new: list[int]) -> dict[int, int]:
@@ -46,13 +48,17 @@ class _FrameCacheLayer(LayerMemory):
         self.index = index
 
     def context(self, q, k, v) -> AttentionContext:
-        p = self.policy
+        p, layout = self.policy, self.policy.layout
         kb, vb = p.k[self.index], p.v[self.index]
-        for dst, src, n in p._writes:  # this forward's K/V of the new frames go to their slots
+        for dst, src, n in p._staging:  # stage this forward's K/V of the new frames in their slots
             kb[:, dst:dst + n] = k[:, src:src + n]
             vb[:, dst:dst + n] = v[:, src:src + n]
-        end = p._visible_tokens
-        return AttentionContext(kb[:, :end], vb[:, :end], p._key_rotary, p._query_rotary)
+        end = len(layout.sources) * layout.frame_tokens
+        return AttentionContext(kb[:, :end], vb[:, :end], layout.key_rotary, layout.query_rotary)
+
+    def commit(self, q, k, v) -> None:
+        """The staged K/V are this clean pass's: final. The slot map follows at `end_block`."""
+        self.policy._committed[self.index] = True
 
 
 class FrameCache(MemoryPolicy):
@@ -78,6 +84,7 @@ class FrameCache(MemoryPolicy):
         self.frames_done = 0  # latent frames committed so far
         self.jump = 0  # added to the temporal ids of the block's own frames (RoPE cut)
         self.geometry = None
+        self.layout: BlockLayout | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, geometry: CacheGeometry) -> None:
@@ -97,7 +104,7 @@ class FrameCache(MemoryPolicy):
     def on_block_event(self, event: BlockEvent) -> None:
         """Hook for subclasses: react to a prompt change or transition before slots are assigned."""
 
-    def begin_block(self, event: BlockEvent) -> None:
+    def begin_block(self, event: BlockEvent) -> BlockLayout:
         if event.start_frame != self.frames_done:
             raise EchoError(
                 f"block starts at frame {event.start_frame} but the cache holds {self.frames_done} frames; "
@@ -110,22 +117,14 @@ class FrameCache(MemoryPolicy):
                 f"choose the rolling-window policy for longer videos"
             )
         self.on_block_event(event)
-        self._prepare(list(range(event.start_frame, end)))
+        self._plan(event.index, list(range(event.start_frame, end)), "window")
         self._pending_end = end
+        return self.layout
 
     def end_block(self) -> None:
+        self._apply()
         self.frames_done = self._pending_end
         self.jump = 0
-
-    def begin_recache(self, start_frame: int, num_frames: int) -> None:
-        frames = [f for f in range(start_frame, start_frame + num_frames)]
-        missing = [f for f in frames if f not in self.slot_frames]
-        if missing:
-            raise EchoError(f"cannot re-cache frames {missing}: they are no longer held")
-        self._prepare(frames)
-
-    def end_recache(self) -> None:
-        pass
 
     def layer(self, index: int) -> LayerMemory:
         return self._layers[index]
@@ -133,16 +132,34 @@ class FrameCache(MemoryPolicy):
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"k": self.k, "v": self.v} if self.geometry is not None else {}
 
+    def state_dict(self) -> dict:
+        """The held frames (slot order) and their K/V; the free tail of the buffers is never read."""
+        held = len(self.held_frames()) * self.geometry.frame_tokens
+        return {"slot_frames": list(self.slot_frames), "frames_done": self.frames_done,
+                "k": self.k[:, :, :held], "v": self.v[:, :, :held]}
+
+    def load_state_dict(self, state: dict) -> None:
+        owner = type(self).__name__
+        require(state, ("slot_frames", "frames_done", "k", "v"), owner)
+        slots = list(state["slot_frames"])
+        if len(slots) != self.window_frames:
+            raise EchoError(f"{owner} state holds {len(slots)} frame slots but this cache has {self.window_frames}")
+        self.slot_frames = slots
+        self.frames_done = int(state["frames_done"])
+        held = len(self.held_frames()) * self.geometry.frame_tokens
+        copy_into(self.k[:, :, :held], state["k"], "k", owner)
+        copy_into(self.v[:, :, :held], state["v"], "v", owner)
+
     # ------------------------------------------------------------------ slots
-    def _place(self, frame: int) -> int:
-        if frame in self.slot_frames:
-            return self.slot_frames.index(frame)  # a block run again after an interruption
-        if None in self.slot_frames:
-            slot = self.slot_frames.index(None)
+    def _place(self, slots: list, frame: int) -> int:
+        if frame in slots:
+            return slots.index(frame)  # a frame held already (re-cache)
+        if None in slots:
+            slot = slots.index(None)
         else:
-            evictable = [(f, s) for s, f in enumerate(self.slot_frames) if f >= self.sink_frames]
+            evictable = [(f, s) for s, f in enumerate(slots) if f >= self.sink_frames]
             slot = min(evictable)[1]
-        self.slot_frames[slot] = frame
+        slots[slot] = frame
         return slot
 
     def keep_only(self, frames) -> None:
@@ -156,25 +173,38 @@ class FrameCache(MemoryPolicy):
         self.slot_frames = keep + [None] * (self.window_frames - len(keep))
 
     def held_frames(self) -> list[int]:
+        """Frames held after the last committed block, in slot order."""
         return [f for f in self.slot_frames if f is not None]
 
-    def _prepare(self, new_frames: list[int]) -> None:
-        """Assign slots to `new_frames` and compute the RoPE ids of all held keys and the queries."""
+    def _plan(self, block: int, new_frames: list[int], phase: str) -> None:
+        """Slots for `new_frames` (the slot map changes only at commit) and the block's layout."""
         g = self.geometry
         t = g.frame_tokens
-        slots = [self._place(f) for f in new_frames]
-        self._writes = [(slot * t, i * t, t) for i, slot in enumerate(slots)]
-        held = self.held_frames()
-        if self.slot_frames[: len(held)] != held:
+        slots = list(self.slot_frames)
+        placed = [self._place(slots, f) for f in new_frames]
+        self._staging = [(slot * t, i * t, t) for i, slot in enumerate(placed)]
+        self._planned_slots = slots
+        self._committed = [False] * g.num_layers
+        held = [f for f in slots if f is not None]
+        if slots[: len(held)] != held:
             raise AssertionError("occupied slots must form a prefix")  # invariant of _place/keep_only
         ids = POSITIONS[self.positions](held, self.sink_frames, new_frames)
         for f in new_frames:
             ids[f] += self.jump
-        self.key_frame_ids = [ids[f] for f in held]  # temporal RoPE id per held slot (inspection, tests)
-        self.query_frame_ids = [ids[f] for f in new_frames]
-        self._visible_tokens = len(held) * t
-        self._key_rotary = g.rotary.rotary(grid_positions(self.key_frame_ids, g.grid_h, g.grid_w), g.device)
-        self._query_rotary = g.rotary.rotary(grid_positions(self.query_frame_ids, g.grid_h, g.grid_w), g.device)
+        key_ids = tuple(ids[f] for f in held)
+        query_ids = tuple(ids[f] for f in new_frames)
+        sources = tuple(FrameSource(CURRENT, new_frames.index(f), f) if f in new_frames else FrameSource(CACHE, s, f)
+                        for s, f in enumerate(held))
+        self.layout = BlockLayout(
+            block, phase, key_ids, query_ids, sources, t,
+            g.rotary.rotary(grid_positions(key_ids, g.grid_h, g.grid_w), g.device),
+            g.rotary.rotary(grid_positions(query_ids, g.grid_h, g.grid_w), g.device),
+            jump=self.jump)
+
+    def _apply(self) -> None:
+        if not all(self._committed):
+            raise EchoError("end of a block before every layer committed its K/V (run the clean write pass)")
+        self.slot_frames = self._planned_slots
 
 
 def full_cache(max_frames: int = 21) -> FrameCache:

@@ -1,8 +1,10 @@
 """The interface between the transformer and a KV memory policy.
 
-Per block the stream calls `begin_block(event)`, then runs several forwards of the block; inside
-each, self-attention layer i asks `policy.layer(i).context(q, k, v)` for what to attend over and,
-on the clean write pass, calls `commit(q, k, v)`. After the block it calls `end_block()`.
+Per block the stream calls `begin_block(event)`, which returns the block's `BlockLayout` (RoPE ids,
+where each context frame comes from, ...: engine/layout.py), then runs several forwards of the block;
+inside each, self-attention layer i asks `policy.layer(i).context(q, k, v)` for what to attend over.
+`context` may only stage the block's own K/V (in the slots it will hold); on the clean write pass
+`commit(q, k, v)` makes them final. After the block the stream calls `end_block()`.
 
 Keys are handed over *before* RoPE; the policy returns position ids (as `Rotary`) for its keys
 and for the queries, so relative ids, anchors, recall frames and RoPE jumps are all policy
@@ -17,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .layout import BlockLayout
 from .rope import Rotary, RotaryEmbedding
 
 
@@ -53,11 +56,9 @@ class BlockEvent:
     num_frames: int
     prompt_changed: bool = False  # the conditioning differs from the previous block's
     transition: str | None = None  # scene policies: "smooth", "cut", "recall", "auto"
-    scene_index: int = 0
+    scene_index: int | None = None  # the caller's index of the block's scene; None: scenes numbered in order
     conditioning: torch.Tensor | None = None  # the raw text conditioning of this block
-    # the scene's prompt feature for recall by similarity ([C] unit vector, CPU), e.g. from the prompt
-    # text as the released code builds it; None: the policy mean-pools `conditioning` itself
-    prompt_feature: torch.Tensor | None = None
+    prompt_feature: torch.Tensor | None = None  # the scene's prompt feature for recall by similarity
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. {"recall": label or index}
 
 
@@ -97,7 +98,8 @@ class MemoryPolicy(ABC):
         """Allocate buffers for this geometry. Called once before the first block."""
 
     @abstractmethod
-    def begin_block(self, event: BlockEvent) -> None: ...
+    def begin_block(self, event: BlockEvent) -> BlockLayout:
+        """Settle the block's layout (layers read it; so do tests, charts and tools)."""
 
     @abstractmethod
     def layer(self, index: int) -> LayerMemory: ...
@@ -105,24 +107,42 @@ class MemoryPolicy(ABC):
     def end_block(self) -> None:
         """Called after the block's write pass."""
 
-    # Re-cache protocol (LongLive): before a block, the policy may ask for the last N clean latent
-    # frames to be run again under the new prompt; the stream keeps at most `max_recache_frames`.
-    max_recache_frames: int = 0
-
-    def recache_request(self, event: BlockEvent) -> int:
-        """How many of the newest clean frames to re-encode before `event`'s block (0 = none)."""
-        return 0
-
-    def begin_recache(self, start_frame: int, num_frames: int) -> None:
-        """The next forward (write=True) re-encodes frames [start, start+num) in place."""
-        raise RuntimeError(f"{type(self).__name__} asked for a re-cache it cannot perform")
-
-    def end_recache(self) -> None:
-        """The re-cache forward is done."""
-
     @abstractmethod
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every tensor the policy holds (for byte accounting and state saving)."""
 
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """What defines the stream from here on (see engine/state.py): no scratch, work buffers or history.
+        Tensors may be the live buffers: copy them before the policy runs on."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a `state_dict` into this freshly set-up policy (same configuration and geometry)."""
+
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.tensors().values())
+
+
+class Recaching(ABC):
+    """An optional capability (LongLive's KV re-cache): before a block, the policy may ask for the last
+    N clean latent frames to be run again under the new prompt. The stream keeps the newest
+    `max_recache_frames` clean frames only for policies that have this capability."""
+
+    max_recache_frames: int
+
+    @abstractmethod
+    def recache_request(self, event: BlockEvent) -> int:
+        """How many of the newest clean frames to re-encode before `event`'s block (0 = none)."""
+
+    @abstractmethod
+    def begin_recache(self, start_frame: int, num_frames: int) -> BlockLayout:
+        """The next forward (write=True) re-encodes frames [start, start+num) in place."""
+
+    def end_recache(self) -> None:
+        """The re-cache forward is done."""
+
+
+def recache_frames(policy: MemoryPolicy) -> int:
+    """How many clean frames a stream must keep for `policy` (0 without the re-cache capability)."""
+    return policy.max_recache_frames if isinstance(policy, Recaching) else 0

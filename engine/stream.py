@@ -12,13 +12,13 @@ from typing import Generator
 
 import torch
 
-from .errors import InputShapeError
-from .memory_api import BlockEvent, CacheGeometry, MemoryPolicy
+from .geometry import cache_geometry, latent_size  # noqa: F401  (latent_size: re-exported)
+from .layout import BlockLayout
+from .memory_api import BlockEvent, MemoryPolicy, Recaching, recache_frames
+from .prompts import same_prompt
+from .state import require, tensor_or_none
 from .schedule import FlowSchedule, predict_x0, renoise
 from .transformer import CausalWan, TextContext
-
-PIXELS_PER_LATENT = 8
-SIZE_MULTIPLE = 16
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,6 @@ class StreamSettings:
     schedule: FlowSchedule = field(default_factory=FlowSchedule)
     frames_per_block: int = 3  # 1 for frame-wise models
     context_noise: float = 0.0  # timestep of the clean write pass (0 = clean)
-
-
-def latent_size(width: int, height: int) -> tuple[int, int]:
-    """Pixel width/height -> latent (height, width); both must be positive multiples of 16."""
-    for name, value in (("width", width), ("height", height)):
-        if value <= 0 or value % SIZE_MULTIPLE:
-            lower = max(SIZE_MULTIPLE, value // SIZE_MULTIPLE * SIZE_MULTIPLE)
-            raise InputShapeError(
-                f"{name} {value} is not a positive multiple of {SIZE_MULTIPLE}; "
-                f"use {lower} or {lower + SIZE_MULTIPLE} (Wan latents are 1/8 of the pixels, patched in 2x2)"
-            )
-    return height // PIXELS_PER_LATENT, width // PIXELS_PER_LATENT
 
 
 class BlockStreamer:
@@ -59,26 +47,16 @@ class BlockStreamer:
         self.settings = settings or StreamSettings()
         self.batch = batch
         self.latent_h, self.latent_w = latent_size(width, height)
-        cfg = model.config
-        _, ph, pw = cfg.patch_size
-        self.geometry = CacheGeometry(
-            num_layers=cfg.num_layers,
-            num_heads=cfg.num_heads,
-            head_dim=cfg.head_dim,
-            grid_h=self.latent_h // ph,
-            grid_w=self.latent_w // pw,
-            frames_per_block=self.settings.frames_per_block,
-            batch=batch,
-            dtype=model.dtype,
-            device=model.device,
-            rotary=model.rotary,
-        )
+        self.geometry = cache_geometry(model, width=width, height=height,
+                                       frames_per_block=self.settings.frames_per_block, batch=batch)
         memory.setup(self.geometry)
         self.generator = torch.Generator("cpu").manual_seed(seed)
         self.timesteps = self.settings.schedule.timesteps()
         self.block_index = 0
-        self.text: TextContext | None = None
-        self.recent_latents: deque[torch.Tensor] = deque(maxlen=max(memory.max_recache_frames, 1))
+        self.text: TextContext | None = None  # cross-attention K/V of `prompt` (rebuilt, never saved)
+        self.prompt: torch.Tensor | None = None  # the conditioning of the last block
+        self.recent_latents: deque[torch.Tensor] = deque(maxlen=max(recache_frames(memory), 1))
+        self.layout: BlockLayout | None = None  # the last block's layout (public record of what it did)
 
     @property
     def frames_done(self) -> int:
@@ -95,13 +73,14 @@ class BlockStreamer:
     def next_block(self, conditioning: torch.Tensor, **event_fields) -> torch.Tensor:
         """Generate the next block [B, C, frames_per_block, H/8, W/8] under `conditioning`.
 
-        A conditioning tensor that is not the previous one counts as a prompt change; its
-        cross-attention K/V are computed once here. `event_fields` (transition, scene_index,
-        extras) are passed to the memory policy in the BlockEvent.
+        A conditioning that differs from the previous block's (`same_prompt`) counts as a prompt change;
+        its cross-attention K/V are computed once here. `event_fields` (transition, scene_index,
+        extras, prompt_feature) are passed to the memory policy in the BlockEvent.
         """
-        changed = self.text is not None and self.text.source is not conditioning
+        changed = self.prompt is not None and not same_prompt(self.prompt, conditioning)
         if self.text is None or changed:
             self.text = self.model.prepare_text(conditioning)
+        self.prompt = conditioning
         event = BlockEvent(
             index=self.block_index,
             start_frame=self.frames_done,
@@ -112,7 +91,7 @@ class BlockStreamer:
         )
         model, memory = self.model, self.memory
         self._recache(event)
-        memory.begin_block(event)
+        self.layout = memory.begin_block(event)
         x = self._noise()
         for i, t in enumerate(self.timesteps):
             sigma = FlowSchedule.sigma(t)
@@ -124,13 +103,15 @@ class BlockStreamer:
             context = renoise(x0, self._noise(), FlowSchedule.sigma(self.settings.context_noise))
         model.forward_block(context, self._timestep(self.settings.context_noise), self.text, memory, write=True)
         memory.end_block()
-        if memory.max_recache_frames:
+        if recache_frames(memory):
             self.recent_latents.extend(x0.unbind(2))
         self.block_index += 1
         return x0
 
     def _recache(self, event: BlockEvent) -> None:
         """Run the newest clean frames again under the new prompt when the policy asks (LongLive)."""
+        if not isinstance(self.memory, Recaching):
+            return
         n = min(self.memory.recache_request(event), len(self.recent_latents))
         if n <= 0:
             return
@@ -139,6 +120,30 @@ class BlockStreamer:
         t = torch.full((self.batch, n), self.settings.context_noise, device=self.model.device)
         self.model.forward_block(frames, t, self.text, self.memory, write=True)
         self.memory.end_recache()
+
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """What defines the stream from here on: RNG, block index, prompt, re-cache frames, the memory."""
+        return {
+            "rng": self.generator.get_state(),
+            "block_index": self.block_index,
+            "prompt": self.prompt,
+            "recent_latents": list(self.recent_latents),
+            "memory": self.memory.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a saved stream; this streamer must have been made with the same model sizes and settings."""
+        require(state, ("rng", "block_index", "prompt", "recent_latents", "memory"), "stream")
+        self.generator.set_state(state["rng"].to("cpu", torch.uint8))
+        self.block_index = int(state["block_index"])
+        self.prompt = tensor_or_none(state["prompt"], self.model.device)
+        self.text = None
+        self.recent_latents.clear()
+        self.recent_latents.extend(tensor_or_none(x, self.model.device, self.model.dtype)
+                                   for x in state["recent_latents"])
+        self.memory.load_state_dict(state["memory"])
 
 
 def stream(

@@ -5,7 +5,7 @@ Pure torch; never imports ComfyUI.
 from .baselines import EchoInfinityRope, InfinityRope, LongLiveRecache
 from .config import EchoConfig, ModeSettings
 from .echo_forcing import EchoForcingMemory
-from .presets import PRESETS, make_memory
+from .presets import BOUNDED, PRESETS, Preset, make_memory
 
 __all__ = ["EchoConfig", "EchoForcingMemory", "EchoInfinityRope", "InfinityRope", "LongLiveRecache",
-           "ModeSettings", "PRESETS", "make_memory"]
+           "ModeSettings", "BOUNDED", "PRESETS", "Preset", "make_memory"]

@@ -10,17 +10,14 @@
 """
 from __future__ import annotations
 
+from ..engine.errors import EchoError
 from ..engine.frame_cache import FrameCache
-from ..engine.memory_api import BlockEvent
-
-SWITCHES = ("smooth", "cut", "recall", "auto")
-
-
-def is_switch(event: BlockEvent) -> bool:
-    return event.prompt_changed or event.transition in SWITCHES
+from ..engine.layout import BlockLayout
+from ..engine.memory_api import BlockEvent, Recaching
+from ..engine.transitions import is_switch
 
 
-class LongLiveRecache(FrameCache):
+class LongLiveRecache(FrameCache, Recaching):
     def __init__(self, window_frames: int = 12, sink_frames: int = 3, positions: str = "absolute"):
         super().__init__(window_frames, sink_frames, rolling=True, positions=positions)
         self.max_recache_frames = window_frames - sink_frames
@@ -29,6 +26,17 @@ class LongLiveRecache(FrameCache):
         if not is_switch(event) or self.geometry is None:
             return 0
         return sum(1 for f in self.held_frames() if f >= self.sink_frames)  # the sink stays as it was
+
+    def begin_recache(self, start_frame: int, num_frames: int) -> BlockLayout:
+        frames = list(range(start_frame, start_frame + num_frames))
+        missing = [f for f in frames if f not in self.slot_frames]
+        if missing:
+            raise EchoError(f"cannot re-cache frames {missing}: they are no longer held")
+        self._plan(-1, frames, "recache")
+        return self.layout
+
+    def end_recache(self) -> None:
+        self._apply()
 
 
 class InfinityRope(FrameCache):

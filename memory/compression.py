@@ -12,8 +12,6 @@ tensor is ever formed.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..engine.rope import axis_dims
@@ -58,35 +56,46 @@ class QueryCalibration:
         self.abs_mean = self.abs_sum / n
 
 
-def drift_gate(q_recent: torch.Tensor, q_mean: torch.Tensor, lam: float) -> float:
-    """exp(-lambda (1 - cos)) between the current block's complex query mean and the calibrated one."""
+def drift_gate(q_recent: torch.Tensor, q_mean: torch.Tensor, lam: float) -> torch.Tensor:
+    """exp(-lambda (1 - cos)) between the current block's complex query mean and the calibrated one:
+    a 0-dim float64 tensor on their device (no host sync; float64 as the scalar formula was)."""
     a, b = torch.view_as_real(q_recent).flatten(), torch.view_as_real(q_mean).flatten()
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=0).clamp(-1, 1).item()
-    return math.exp(-lam * (1.0 - cos))
+    cos = torch.nn.functional.cosine_similarity(a, b, dim=0).clamp(-1, 1).double()
+    return torch.exp(-lam * (1.0 - cos))
 
 
 def temporal_pairs(head_dim: int) -> int:
     return axis_dims(head_dim)[0] // 2
 
 
-def phase_scores(keys: torch.Tensor, distances: torch.Tensor, q_mean: torch.Tensor, abs_mean: torch.Tensor,
-                 gate: float, offsets, fusion: str = "sum", compensate: bool = True) -> torch.Tensor:
-    """Scores of candidate keys.
-
-    keys [F, T, H, D] pre-RoPE (one sample, F candidate frames of T tokens); distances [F] the
-    temporal distance D of each frame; q_mean [H, P] complex; abs_mean [H, P]. Returns [F, T].
-    """
-    frames, tokens, heads, head_dim = keys.shape
-    pairs = head_dim // 2
+def phase_rotations(distances: torch.Tensor, offsets, head_dim: int, device) -> torch.Tensor:
+    """e^{i w_f (D + d)} [F, O, pt] complex64 for frames at temporal distances D and future offsets d."""
     pt = temporal_pairs(head_dim)
     omega = 10000.0 ** (-torch.arange(pt, dtype=torch.float64) * 2 / (2 * pt))  # = RoPE's temporal freqs
     offs = torch.tensor(list(offsets), dtype=torch.float64)
     angle = omega.view(1, 1, pt) * (distances.double().view(-1, 1, 1).cpu() + offs.view(1, -1, 1))  # [F, O, pt]
-    rot = torch.polar(torch.ones_like(angle), angle).to(torch.complex64).to(keys.device)
+    return torch.polar(torch.ones_like(angle), angle).to(torch.complex64).to(device)
+
+
+def phase_scores(keys: torch.Tensor, distances: torch.Tensor, q_mean: torch.Tensor, abs_mean: torch.Tensor,
+                 gate, offsets, fusion: str = "sum", compensate: bool = True,
+                 rotations: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of candidate keys.
+
+    keys [F, T, H, D] pre-RoPE (one sample, F candidate frames of T tokens); distances [F] the
+    temporal distance D of each frame; q_mean [H, P] complex; abs_mean [H, P]; gate a number or a
+    0-dim tensor. `rotations`: `phase_rotations(distances, offsets, ...)` when the caller has them.
+    Returns [F, T].
+    """
+    frames, tokens, heads, head_dim = keys.shape
+    pairs = head_dim // 2
+    pt = temporal_pairs(head_dim)
+    offsets = list(offsets)
+    rot = rotations if rotations is not None else phase_rotations(distances, offsets, head_dim, keys.device)
     # weight w[F, O, H, P] such that base = Re(sum_P conj(k) * w) = sum(k_re w_re + k_im w_im)
-    w = q_mean.view(1, 1, heads, pairs).expand(frames, len(offs), heads, pairs).clone()
-    w[..., :pt] = w[..., :pt] * rot.view(frames, len(offs), 1, pt)
-    w_real = torch.view_as_real(w).reshape(frames, len(offs), heads, head_dim)
+    w = q_mean.view(1, 1, heads, pairs).expand(frames, len(offsets), heads, pairs).clone()
+    w[..., :pt] = w[..., :pt] * rot.view(frames, len(offsets), 1, pt)
+    w_real = torch.view_as_real(w).reshape(frames, len(offsets), heads, head_dim)
     k = keys.float()
     base = torch.einsum("fthd,fohd->ftoh", k, w_real)  # [F, T, O, H]
     if compensate:

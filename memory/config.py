@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..engine.errors import EchoError
-
-TRANSITIONS = ("smooth", "cut", "recall")
+from ..engine.transitions import MODES as TRANSITIONS
 
 
 @dataclass(frozen=True)

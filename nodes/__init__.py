@@ -4,6 +4,7 @@ from .memory_settings import EchoSceneMemorySettings
 from .sampler import EchoStreamingSampler
 from .script_nodes import (EchoAutoTransition, EchoHardCut, EchoPromptSwitch, EchoSceneRecall,
                            EchoSceneScriptFromText, EchoSceneStart)
+from .session_memory import EchoFreeSceneMemory
 from .state_nodes import EchoLoadSceneMemory, EchoSaveSceneMemory
 
 NODE_CLASS_MAPPINGS = {
@@ -19,6 +20,7 @@ NODE_CLASS_MAPPINGS = {
     "EchoStreamingSampler": EchoStreamingSampler,
     "EchoSaveSceneMemory": EchoSaveSceneMemory,
     "EchoLoadSceneMemory": EchoLoadSceneMemory,
+    "EchoFreeSceneMemory": EchoFreeSceneMemory,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -34,4 +36,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "EchoStreamingSampler": "Streaming Sampler (scene memory)",
     "EchoSaveSceneMemory": "Save Scene Memory",
     "EchoLoadSceneMemory": "Load Scene Memory",
+    "EchoFreeSceneMemory": "Free Scene Memory",
 }

@@ -98,6 +98,44 @@ def reserve(memory_bytes: int, device, patcher=None) -> None:
         mm.free_memory(memory_bytes, device)
 
 
+HUGE = 1e29  # ComfyUI asks free_memory for 1e30 bytes when it unloads everything
+
+
+def hook_free_memory(release) -> bool:
+    """Have `release(needed_bytes or None, device)` called before each of ComfyUI's free_memory calls.
+
+    free_memory is where ComfyUI makes room: load_models_gpu calls it before loading weights and
+    unload_all_models (the "Unload models" button, /free) calls it with 1e30 bytes. `needed` is what
+    the call asks for beyond the free memory (None: everything). Installed once per process; False
+    outside ComfyUI.
+    """
+    mm = model_management()
+    if mm is None:
+        return False
+    original = mm.free_memory
+    if getattr(original, "_echo_stream_hook", False):
+        return True
+
+    def free_memory(memory_required, device, *args, **kwargs):
+        # device None frees nothing in ComfyUI's smart-memory mode; we follow it
+        needed = None if memory_required >= HUGE else memory_required - mm.get_free_memory(device)
+        if device is not None and (needed is None or needed > 0):
+            if release(needed, device):
+                mm.soft_empty_cache()  # hand the released blocks back so ComfyUI's count sees them
+        return original(memory_required, device, *args, **kwargs)
+
+    free_memory._echo_stream_hook = True
+    free_memory.__wrapped__ = original
+    mm.free_memory = free_memory
+    return True
+
+
+def empty_device_cache() -> None:
+    mm = model_management()
+    if mm is not None:
+        mm.soft_empty_cache()
+
+
 def progress_bar(total: int, node_id: str | None):
     utils = _module("comfy.utils")
     if utils is None:

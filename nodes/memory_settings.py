@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ..memory.config import DEFAULT_MODES, EchoConfig
+from ..memory.presets import BOUNDED
 from ..runtime.memory_choice import MemoryChoice
 from .types import CATEGORY, MEMORY_CONFIG
 
-PRESETS = ["echo_forcing", "self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope"]
+PRESETS = list(BOUNDED)  # the full cache stops after 21 frames: not offered for long videos
 DEFAULTS = EchoConfig()
 
 

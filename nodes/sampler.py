@@ -13,9 +13,11 @@ from ..runtime.latent_file import save_latent
 from ..runtime.memory_choice import MemoryChoice
 from ..runtime.preview import latent_to_rgb, save_animation, to_images
 from ..runtime.script import FPS, PIXEL_FRAMES_PER_LATENT, SceneScript
-from ..runtime.session import SESSIONS, Session, SessionSpec, estimate_cache_bytes
+from ..runtime.registry import SESSIONS
+from ..runtime.session import Session, SessionSpec, estimate_cache_bytes
 from . import comfy
 from .files import plural, safe_name
+from .session_memory import watch_sessions
 from .types import CATEGORY, ECHO_MODEL, MEMORY_CONFIG, SCENE_MEMORY, SCENE_SCRIPT, EchoModel, SceneMemoryHandle
 
 log = logging.getLogger("echo_stream")
@@ -80,15 +82,17 @@ class EchoStreamingSampler:
                memory: MemoryChoice | None = None, scene_memory: SceneMemoryHandle | None = None, unique_id=None):
         if not isinstance(script, SceneScript):
             raise EchoError("script must come from Scene Start (or another scene script node)")
+        watch_sessions()
         name = (session or "").strip() or "default"
         if scene_memory is not None:
+            SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Streaming Sampler")
             name, mode = scene_memory.session, "continue"
-        if mode == "continue" and SESSIONS.get(name) is None and scene_memory is None:
+        if mode == "continue" and SESSIONS.peek(name) is None and scene_memory is None:
             log.info("echo_stream: no session %r yet; starting it", name)  # the first Queue of a loop
             mode = "new"
         continued = mode == "continue"
         if continued:
-            current = SESSIONS.require(name)
+            current = SESSIONS.peek(name) or SESSIONS.require(name)  # a parked one comes back after reserve
             if (current.spec.width, current.spec.height) != (width, height):
                 raise EchoError(f"session {name!r} is {current.spec.width}x{current.spec.height}; set width and "
                                 f"height to match it, or start a new session")
@@ -101,12 +105,13 @@ class EchoStreamingSampler:
                                memory=memory or MemoryChoice())
             SESSIONS.drop(name)  # free the old cache before the new one is allocated
         cache_bytes = estimate_cache_bytes(model.causal, spec)
-        comfy.reserve(cache_bytes, model.causal.device, model.patcher)
-        if continued:
-            current.use_model(model.causal)
-        else:
-            current = SESSIONS.put(Session(name, model.causal, spec))
-        return self._run(current, script, continued, unique_id)
+        with SESSIONS.busy(name):  # never parked by the room ComfyUI makes for it, nor while it runs
+            comfy.reserve(cache_bytes, model.causal.device, model.patcher)
+            if continued:
+                current = SESSIONS.require(name, model.causal, model.name)
+            else:
+                current = SESSIONS.put(Session(name, model.causal, spec, model.name))
+            return self._run(current, script, continued, unique_id)
 
     def _run(self, session: Session, script: SceneScript, continued: bool, node_id):
         plan = session.plan(script)
@@ -146,7 +151,7 @@ class EchoStreamingSampler:
             comfy.raise_if_interrupted()
         comfy.send_event(RUN_EVENT, events.run_event("end", result))
         ui = self._animation(session, result.latents, factors)
-        handle = SceneMemoryHandle(session.name, session.blocks_done)
+        handle = SceneMemoryHandle(session.name, session.blocks_done, session.id)
         return {"ui": ui, "result": ({"samples": comfy.to_vae_latents(result.latents)}, handle)}
 
     def _keep_partial(self, session: Session, events: RunEvents, phase: str, message: str | None = None) -> None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 
-from ..runtime.session import SESSIONS
-from ..runtime.state_file import load_session, save_session
+from ..runtime.registry import SESSIONS, Parked
+from ..runtime.state_file import load_session, save_session, save_state
 from . import comfy
 from .files import SUFFIX, plural, state_path
+from .session_memory import watch_sessions
 from .types import CATEGORY, ECHO_MODEL, SCENE_MEMORY, EchoModel, SceneMemoryHandle
 
 SUBFOLDER = "echo_stream"
@@ -44,16 +45,19 @@ class EchoSaveSceneMemory:
         }}
 
     def save(self, scene_memory: SceneMemoryHandle, filename):
-        session = SESSIONS.require(scene_memory.session)
-        path = save_session(session, state_path(state_folder(), filename))
+        entry = SESSIONS.check(scene_memory.session, scene_memory.session_id, scene_memory.blocks, "Save Scene Memory")
+        target = state_path(state_folder(), filename)
+        # a parked session is saved from its snapshot on the CPU, without coming back to the device
+        path = save_state(entry.state, target) if isinstance(entry, Parked) else save_session(entry, target)
         where = os.path.relpath(path, os.path.realpath(comfy.output_directory()))
-        text = f"saved {plural(session.blocks_done, 'block')} of {session.name!r} to {where}"
+        text = f"saved {plural(entry.blocks_done, 'block')} of {entry.name!r} to {where}"
         return {"ui": {"text": [text]}, "result": (scene_memory,)}
 
 
 class EchoLoadSceneMemory:
     DESCRIPTION = ("Loads a saved session from output/echo_stream into memory, checking that it fits the "
-                   "model. Connect it to the Streaming Sampler's scene_memory input to continue the video.")
+                   "model. Connect it to the Streaming Sampler's scene_memory input to continue the video. It "
+                   "loads the file again on every Queue, so each run continues from the saved point.")
     CATEGORY = CATEGORY
     FUNCTION = "load"
     RETURN_TYPES = (SCENE_MEMORY,)
@@ -70,9 +74,10 @@ class EchoLoadSceneMemory:
         }}
 
     @classmethod
-    def IS_CHANGED(cls, file, **_):
-        path = state_path(state_folder(), file)
-        return os.path.getmtime(path) if os.path.exists(path) else float("nan")
+    def IS_CHANGED(cls, **_):
+        # loaded again on every Queue: a sampler continuing from it moves the session on, and the next
+        # run must start from the file again, not from where that run left the session
+        return float("nan")
 
     @classmethod
     def VALIDATE_INPUTS(cls, file, **_):
@@ -80,7 +85,7 @@ class EchoLoadSceneMemory:
 
     def load(self, model: EchoModel, file, session=""):
         path = state_path(state_folder(), file)
-        loaded = load_session(path, model.causal, (session or "").strip() or None, model.frames_per_block)
-        SESSIONS.drop(loaded.name)
+        watch_sessions()
+        loaded = load_session(path, model.causal, (session or "").strip() or None, model.frames_per_block, model.name)
         SESSIONS.put(loaded)
-        return (SceneMemoryHandle(loaded.name, loaded.blocks_done),)
+        return (SceneMemoryHandle(loaded.name, loaded.blocks_done, loaded.id),)

@@ -28,10 +28,15 @@ class EchoModel:
 
 @dataclass(frozen=True)
 class SceneMemoryHandle:
-    """What SCENE_MEMORY carries: the name of a session in the registry and its size when made."""
+    """What SCENE_MEMORY carries: a session in the registry, which one of that name, and its size when made.
+
+    Nodes that take it check all three (runtime/registry.py `check`), so a handle whose session moved
+    on, was freed or was replaced by another session of the same name is refused with a message.
+    """
 
     session: str
     blocks: int
+    session_id: str
 
 
 def conditioning_tensor(conditioning, where: str) -> torch.Tensor:

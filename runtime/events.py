@@ -11,7 +11,7 @@ from typing import Callable
 
 from .preview import data_url, latent_to_rgb, to_images
 from .session import BlockReport, RunResult, Session
-from .script import FPS, PIXEL_FRAMES_PER_LATENT
+from ..engine.geometry import FPS, VAE_TEMPORAL_STRIDE
 
 VERSION = 1
 RUN_EVENT = "echo_stream.run"
@@ -57,7 +57,7 @@ class RunEvents:
             "phase": phase, "continued": self.continued, "first_block": self.first_block,
             "run_blocks": run_blocks, "total_blocks": self.first_block + run_blocks,
             "frames_per_block": self.session.spec.frames_per_block, "fps": FPS,
-            "frames_per_image": PIXEL_FRAMES_PER_LATENT, "scenes": scenes,
+            "frames_per_image": VAE_TEMPORAL_STRIDE, "scenes": scenes,
         }
         if message is not None:
             payload["message"] = message

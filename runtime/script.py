@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.errors import EchoError
+from ..engine.geometry import FPS, VAE_TEMPORAL_STRIDE
+from ..engine.transitions import SCRIPT_TRANSITIONS as TRANSITIONS
 
-FPS = 16  # Wan2.1 pixel frames per second
-PIXEL_FRAMES_PER_LATENT = 4  # the Wan VAE's temporal compression
-TRANSITIONS = ("start", "smooth", "cut", "recall", "auto")
+PIXEL_FRAMES_PER_LATENT = VAE_TEMPORAL_STRIDE  # re-exported for callers of this module; a rate, not a count
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class SceneScript:
         return sum(s.seconds for s in self.scenes)
 
     def block_counts(self, frames_per_block: int = 3) -> list[int]:
-        counts = [max(1, int(s.seconds * FPS / (PIXEL_FRAMES_PER_LATENT * frames_per_block))) for s in self.scenes]
-        total = math.ceil((self.seconds * FPS // PIXEL_FRAMES_PER_LATENT) / frames_per_block)
+        counts = [max(1, int(s.seconds * FPS / (VAE_TEMPORAL_STRIDE * frames_per_block))) for s in self.scenes]
+        total = math.ceil((self.seconds * FPS // VAE_TEMPORAL_STRIDE) / frames_per_block)
         counts[-1] += max(0, total - sum(counts))
         return counts
 

@@ -8,6 +8,7 @@ registry keyed by name; that is what lets ComfyUI's Queue button continue a vide
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -15,8 +16,10 @@ import torch
 
 from ..engine.errors import EchoError
 from ..engine.schedule import FlowSchedule
-from ..engine.memory_api import CacheGeometry
-from ..engine.stream import BlockStreamer, StreamSettings, latent_size
+from ..engine.geometry import cache_geometry
+from ..engine.prompts import same_prompt
+from ..engine.state import require, tensor_or_none
+from ..engine.stream import BlockStreamer, StreamSettings
 from ..engine.transformer import CausalWan
 from .memory_choice import MemoryChoice
 from .script import Scene, SceneScript
@@ -101,19 +104,18 @@ class RunResult:
 
 def estimate_cache_bytes(model: CausalWan, spec: SessionSpec) -> int:
     """Bytes the session's memory will allocate, measured on the meta device (nothing allocated)."""
-    cfg = model.config
-    latent_h, latent_w = latent_size(spec.width, spec.height)
-    _, ph, pw = cfg.patch_size
-    geometry = CacheGeometry(cfg.num_layers, cfg.num_heads, cfg.head_dim, latent_h // ph, latent_w // pw,
-                             spec.frames_per_block, spec.batch, model.dtype, torch.device("meta"), model.rotary)
+    geometry = cache_geometry(model, width=spec.width, height=spec.height, frames_per_block=spec.frames_per_block,
+                              batch=spec.batch, device="meta")
     policy = spec.memory.build()
     policy.setup(geometry)
     return policy.nbytes()
 
 
 class Session:
-    def __init__(self, name: str, model: CausalWan, spec: SessionSpec):
+    def __init__(self, name: str, model: CausalWan, spec: SessionSpec, model_name: str = ""):
         self.name, self.model, self.spec = name, model, spec
+        self.id = uuid.uuid4().hex[:12]  # tells this session from a later one under the same name
+        self.model_name = model_name  # for messages: which model the session was made with
         self.memory = spec.memory.build()
         self.streamer = BlockStreamer(model, self.memory, width=spec.width, height=spec.height, seed=spec.seed,
                                       batch=spec.batch, settings=spec.stream_settings())
@@ -130,6 +132,25 @@ class Session:
                             f"for this model")
         self.model = self.streamer.model = model
         self.streamer.text = None  # cross-attention K/V come from the new weights
+
+    def state_dict(self) -> dict:
+        """What defines the session from here on: its timeline, its current prompt and the stream's state.
+
+        Tensors may be live buffers (copy them before the session runs on). The current prompt is
+        kept once when it is the stream's last prompt (the usual case).
+        """
+        stream = self.streamer.state_dict()
+        shared = self.conditioning is not None and same_prompt(stream["prompt"], self.conditioning)
+        return {"scenes": self.timeline(), "conditioning": None if shared else self.conditioning,
+                "conditioning_is_prompt": shared, "stream": stream}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a saved session; this one must be freshly made with the same spec and model sizes."""
+        require(state, ("scenes", "conditioning", "conditioning_is_prompt", "stream"), "session")
+        self.streamer.load_state_dict(state["stream"])
+        self.scenes = [SceneRecord(**record) for record in state["scenes"]]
+        self.conditioning = (self.streamer.prompt if state["conditioning_is_prompt"]
+                             else tensor_or_none(state["conditioning"], self.model.device))
 
     def run_latents(self) -> torch.Tensor:
         """The blocks of the current or last run so far (what an interrupted run keeps)."""
@@ -165,9 +186,7 @@ class Session:
         return planned
 
     def _same_prompt(self, conditioning) -> bool:
-        current = self.conditioning
-        return current is not None and (conditioning is current or (
-            conditioning.shape == current.shape and torch.equal(conditioning.to(current.device), current)))
+        return self.conditioning is not None and same_prompt(self.conditioning, conditioning)
 
     def _check_recall(self, target, labels: dict, next_index: int, position: int) -> None:
         target = recall_target(target)
@@ -246,35 +265,3 @@ class Session:
 
     def cache_bytes(self) -> int:
         return self.memory.nbytes()
-
-
-class SessionRegistry:
-    """Sessions by name, in this process: what survives between queue runs."""
-
-    def __init__(self):
-        self._sessions: dict[str, Session] = {}
-
-    def get(self, name: str) -> Session | None:
-        return self._sessions.get(name)
-
-    def require(self, name: str) -> Session:
-        session = self._sessions.get(name)
-        if session is None:
-            known = ", ".join(sorted(self._sessions)) or "none"
-            raise EchoError(f"no session named {name!r} to continue (sessions: {known}); "
-                            f"set mode to 'new' to start it, or load a saved scene memory")
-        return session
-
-    def put(self, session: Session) -> Session:
-        self._sessions[session.name] = session
-        return session
-
-    def drop(self, name: str) -> None:
-        """Forget a session and let its cache be freed before a new one is allocated."""
-        self._sessions.pop(name, None)
-
-    def names(self) -> list[str]:
-        return sorted(self._sessions)
-
-
-SESSIONS = SessionRegistry()

@@ -1,11 +1,12 @@
 """Save a session (scene memory, RNG, timeline) to one safetensors file and load it back.
 
-The file holds tensors only; everything else is JSON in the safetensors metadata, so loading never
-unpickles anything. Writes go to a temporary name first and are renamed into place (atomic).
+Format version 2 holds exactly `Session.state_dict()` (the stream's and the memory policy's explicit
+state dicts): its tensors as safetensors tensors, everything else as JSON in the metadata, so loading
+never unpickles anything. Version-1 files (every policy attribute) are converted on load
+(runtime/state_v1.py). Writes go to a temporary name first and are renamed into place (atomic).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -16,36 +17,24 @@ from safetensors.torch import save_file
 
 from ..engine.errors import EchoError
 from ..engine.transformer import CausalWan
-from .session import SceneRecord, Session, SessionSpec
-from .state_tree import restore_into, state_of
+from .session import Session
+from .session_state import SessionSnapshot, check_model, restore, snapshot
+from .state_v1 import upgrade
 
 FORMAT = "echo_stream.scene_memory"
-VERSION = 1
-MODEL_FIELDS = ("dim", "ffn_dim", "num_layers", "num_heads", "in_dim", "out_dim", "text_dim", "patch_size")
-
-
-def model_signature(model: CausalWan) -> dict:
-    config = dataclasses.asdict(model.config)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k in MODEL_FIELDS}
+VERSION = 2
+READS = (1, 2)
 
 
 def save_session(session: Session, path: str | os.PathLike) -> pathlib.Path:
+    return save_state(snapshot(session), path)
+
+
+def save_state(state: SessionSnapshot, path: str | os.PathLike) -> pathlib.Path:
+    """Write a session snapshot (a live session's, or a parked one's as it waits on the CPU)."""
     path = pathlib.Path(path)
-    tensors: dict[str, torch.Tensor] = {}
-    streamer = session.streamer
-    meta = {
-        "format": FORMAT, "version": VERSION, "name": session.name,
-        "spec": session.spec.to_json(), "model": model_signature(session.model),
-        "model_dtype": str(session.model.dtype).removeprefix("torch."),
-        "timeline": session.timeline(), "block_index": streamer.block_index,
-        "memory": state_of(session.memory, tensors, "memory"),
-    }
-    tensors["streamer.rng"] = streamer.generator.get_state()
-    for i, frame in enumerate(streamer.recent_latents):
-        tensors[f"streamer.recent.{i}"] = frame.detach().to("cpu", copy=True).contiguous()
-    meta["recent_latents"] = len(streamer.recent_latents)
-    if session.conditioning is not None:
-        tensors["session.conditioning"] = session.conditioning.detach().to("cpu", copy=True).contiguous()
+    meta = {"format": FORMAT, "version": VERSION, **state.meta}
+    tensors = state.tensors
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -75,38 +64,17 @@ def read_state(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EchoError(f"{path.name} is a safetensors file but not a saved scene memory "
                         f"(save one with the Save Scene Memory node)")
-    if meta.get("version") != VERSION:
-        raise EchoError(f"{path.name} has scene memory format version {meta.get('version')}; "
-                        f"this pack reads version {VERSION}")
+    if meta.get("version") not in READS:
+        raise EchoError(f"{path.name} has scene memory format version {meta.get('version')}; this pack reads "
+                        f"versions {', '.join(map(str, READS))} (a newer pack saved it: update the pack)")
     return meta, tensors
 
 
 def load_session(path: str | os.PathLike, model: CausalWan, name: str | None = None,
-                 frames_per_block: int | None = None) -> Session:
+                 frames_per_block: int | None = None, model_name: str = "") -> Session:
     """A session rebuilt on `model`; refuses a state made with a model of other sizes."""
     meta, tensors = read_state(path)
-    saved_fpb = meta["spec"]["frames_per_block"]
-    if frames_per_block is not None and saved_fpb != frames_per_block:
-        raise EchoError(f"{pathlib.Path(path).name} was made with {saved_fpb} frames per block; the model is set "
-                        f"to {frames_per_block}")
-    saved, ours = meta["model"], model_signature(model)
-    diffs = [f"{k}: file {saved.get(k)} vs model {ours[k]}" for k in ours if saved.get(k) != ours[k]]
-    if diffs:
-        raise EchoError(f"{pathlib.Path(path).name} was saved with another model ({'; '.join(diffs)}); "
-                        f"load it with the model it was made with")
-    spec = SessionSpec.from_json(meta["spec"])
-    session = Session(name or meta["name"], model, spec)
-    try:
-        restore_into(session.memory, meta["memory"], tensors, model.device)
-    except (KeyError, RuntimeError) as err:
-        raise EchoError(f"{pathlib.Path(path).name} does not fit the {spec.memory.preset} memory of this "
-                        f"model ({err})") from None
-    streamer = session.streamer
-    streamer.generator.set_state(tensors["streamer.rng"])
-    streamer.block_index = int(meta["block_index"])
-    streamer.recent_latents.extend(tensors[f"streamer.recent.{i}"].to(model.device, model.dtype)
-                                   for i in range(meta["recent_latents"]))
-    session.scenes = [SceneRecord(**record) for record in meta["timeline"]]
-    conditioning = tensors.get("session.conditioning")
-    session.conditioning = None if conditioning is None else conditioning.to(model.device)
-    return session
+    where = pathlib.Path(path).name
+    check_model(meta, model, where, frames_per_block)
+    state = upgrade(meta, tensors, where) if meta["version"] == 1 else SessionSnapshot(meta, tensors)
+    return restore(state, model, name, where, model_name=model_name)

@@ -5,7 +5,7 @@ import torch
 from echo_stream.nodes import NODE_CLASS_MAPPINGS as NODES
 from echo_stream.nodes import comfy
 from echo_stream.nodes.types import EchoModel
-from echo_stream.runtime.session import SESSIONS
+from echo_stream.runtime.registry import SESSIONS
 from tiny import text, tiny_model
 
 SIZE = dict(width=48, height=32)
@@ -33,7 +33,7 @@ def comfy_dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(comfy, "temp_directory", lambda: str(tmp_path / "temp"))
     yield tmp_path
     for name in SESSIONS.names():
-        SESSIONS.drop(name)
+        SESSIONS.free(name)
 
 
 @pytest.fixture(scope="module")

@@ -44,9 +44,11 @@ def test_infinity_rope_flush_keeps_sink_and_two_frames_and_cut_jumps_to_45():
     assert sorted(memory.held_frames()) == [0, 7, 8, 9, 10, 11]
     streamer.next_block(b, transition="cut")
     assert sorted(memory.held_frames()) == [0, 10, 11, 12, 13, 14]
-    assert memory.query_frame_ids == [45, 46, 47] and sorted(memory.key_frame_ids) == [0, 1, 2, 45, 46, 47]
+    layout = streamer.layout
+    assert layout.query_frame_ids == (45, 46, 47) and sorted(layout.key_frame_ids) == [0, 1, 2, 45, 46, 47]
+    assert [s.kind for s in layout.sources] == ["cache"] * 3 + ["current"] * 3 and layout.jump == 42
     streamer.next_block(b)
-    assert memory.query_frame_ids == [3, 4, 5] and sorted(memory.key_frame_ids) == list(range(6))
+    assert streamer.layout.query_frame_ids == (3, 4, 5) and sorted(streamer.layout.key_frame_ids) == list(range(6))
 
 
 @torch.no_grad()
@@ -56,11 +58,12 @@ def test_echo_infinity_ids_cap_the_newest_frame_at_20():
     cond = text(5)
     for block in range(12):
         streamer.next_block(cond)
-        ids = dict(zip(memory.held_frames(), memory.key_frame_ids))
+        layout = streamer.layout
+        ids = {s.frame: i for s, i in zip(layout.sources, layout.key_frame_ids)}
         assert [ids[f] for f in range(3)] == [0, 1, 2]  # sink ids 0..2
         newest = 3 * block + 2
-        assert memory.query_frame_ids[-1] == min(newest, 20)
-        assert max(memory.key_frame_ids) <= 20
+        assert layout.query_frame_ids[-1] == min(newest, 20)
+        assert max(layout.key_frame_ids) <= 20
 
 
 @torch.no_grad()

@@ -417,7 +417,7 @@ def test_the_pack_imports_cleanly(comfy):
 
 def test_every_node_is_listed_in_object_info(comfy):
     info = comfy.get("/object_info")
-    assert len(NODE_CLASS_MAPPINGS) == 12
+    assert len(NODE_CLASS_MAPPINGS) == 13
     for node_id in NODE_CLASS_MAPPINGS:
         assert node_id in info, f"{node_id} missing from /object_info"
         entry = info[node_id]
@@ -478,7 +478,7 @@ def test_a_workflow_runs_and_continues_through_the_http_api(comfy):
         more = saved_latent(comfy, second, "7")
         assert list(more.shape) == [1, 16, 9, 6, 8] and not torch.equal(more, latent)
         assert second["outputs"]["8"]["text"] == ["saved 6 blocks of 'it' to echo_stream/it.safetensors"]
-        assert state_meta(state)["block_index"] > meta["block_index"]
+        assert state_meta(state)["blocks"] > meta["blocks"]
         assert ws.wait_for(finished(second["prompt_id"]), 30)
         events = [e for e in our_events(ws) if e in ws.messages[seen:]]
         assert events[0]["type"] == "echo_stream.run" and events[0]["data"]["continued"] is True
@@ -512,7 +512,30 @@ def test_a_saved_scene_memory_loads_and_continues(comfy):
     assert_success(entry)
     assert entry["outputs"]["6"]["text"] == ["saved 7 blocks of 'loaded' to echo_stream/sub/loaded.safetensors"]
     saved = comfy.base / "output" / "echo_stream" / "sub" / "loaded.safetensors"
-    assert state_meta(saved)["block_index"] > state_meta(comfy.base / "output" / "echo_stream" / "it.safetensors")["block_index"]
+    assert state_meta(saved)["blocks"] > state_meta(comfy.base / "output" / "echo_stream" / "it.safetensors")["blocks"]
+
+
+def test_unloading_models_parks_sessions_and_free_scene_memory_frees_them(comfy):
+    """ComfyUI's "Unload models" (POST /free) reaches the pack through model_management.free_memory: idle
+    sessions move to the CPU (named in the log) and come back when continued; Free Scene Memory then
+    forgets the session and reports the bytes released."""
+    client_id = uuid.uuid4().hex
+    first = workflow("new", "echo_it/parked")
+    first["6"]["inputs"]["session"] = "parked"
+    del first["8"]
+    assert_success(comfy.run(first, client_id))
+    comfy.post("/free", {"unload_models": True})
+    deadline = time.monotonic() + 30
+    while "session 'parked' moved to the CPU (ComfyUI unloads models" not in comfy.log():
+        assert time.monotonic() < deadline, "ComfyUI's unload did not reach the pack's sessions"
+        time.sleep(0.25)
+    onward = workflow("continue", "echo_it/parked")
+    onward["6"]["inputs"]["session"] = "parked"
+    onward["8"] = {"class_type": "EchoFreeSceneMemory", "inputs": {"scene_memory": ["6", 1]}}
+    entry = comfy.run(onward, client_id)
+    assert_success(entry)
+    assert "session 'parked' is back on cpu" in comfy.log()
+    assert entry["outputs"]["8"]["text"][0].startswith("freed session 'parked': ")
 
 
 def test_a_core_model_runs_through_causal_model_from_model(comfy):

@@ -78,12 +78,12 @@ def test_keys_phase_aligned_with_the_query_at_future_offsets_are_selected():
 def test_drift_gate_is_one_without_drift_and_falls_with_drift():
     g = torch.Generator().manual_seed(2)
     q = torch.randn(HEADS, HEAD_DIM // 2, dtype=torch.complex64, generator=g)
-    assert drift_gate(q, q, 3.0) == pytest.approx(1.0)
-    assert drift_gate(2.5 * q, q, 3.0) == pytest.approx(1.0)  # scale is not drift
+    assert float(drift_gate(q, q, 3.0)) == pytest.approx(1.0)
+    assert float(drift_gate(2.5 * q, q, 3.0)) == pytest.approx(1.0)  # scale is not drift
     noise = torch.randn(HEADS, HEAD_DIM // 2, dtype=torch.complex64, generator=g)
-    gates = [drift_gate(q + a * noise, q, 3.0) for a in (0.0, 0.3, 1.0, 3.0, 10.0)]
+    gates = [float(drift_gate(q + a * noise, q, 3.0)) for a in (0.0, 0.3, 1.0, 3.0, 10.0)]
     assert all(a > b for a, b in zip(gates, gates[1:]))
-    assert drift_gate(-q, q, 3.0) == pytest.approx(math.exp(-6.0))  # opposite direction: exp(-2 lambda)
+    assert float(drift_gate(-q, q, 3.0)) == pytest.approx(math.exp(-6.0))  # opposite direction: exp(-2 lambda)
 
 
 def test_reuse_limit_excludes_tokens():

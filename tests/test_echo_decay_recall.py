@@ -35,15 +35,15 @@ def test_weights_follow_powers_of_the_rate_then_evict(mode, blocks):
         streamer.next_block(a)
     streamer.next_block(b, transition=mode)
     settings = cfg.modes[mode]
-    rates = memory.old_rates.clone()
-    seen = [memory.history[-1]["old_weight"]]
-    assert seen[0] == pytest.approx(settings.first_block_weight)
-    for k in range(1, 8):
-        if memory.old_frames:
-            want = settings.first_block_weight * rates ** k
-            torch.testing.assert_close(memory.old_weights, want)
+    layouts = [streamer.layout]
+    for _ in range(1, 8):
         streamer.next_block(b)
-        seen.append(memory.history[-1]["old_weight"])
+        layouts.append(streamer.layout)
+    seen = [layout.old_weight() for layout in layouts]
+    assert seen[0] == pytest.approx(settings.first_block_weight)
+    rates = layouts[1].old_rates if blocks > 1 else memory.planner.old.rates  # diff rates: measured on block 1
+    for k, layout in enumerate(layouts[:blocks]):
+        torch.testing.assert_close(layout.old_weights, settings.first_block_weight * rates ** k)
     assert [w is not None for w in seen] == [True] * blocks + [False] * (8 - blocks)
     if settings.decay == "diff":
         assert float(rates.min()) >= settings.rate_min - 1e-6 and float(rates.max()) <= settings.rate_max + 1e-6

@@ -18,8 +18,8 @@ ANCHOR_TABLE = {
 
 @pytest.fixture(scope="module")
 def long_scene():
-    memory, _ = scripted_run(scenes((0, 17, None, {})))
-    return memory.history
+    run, _ = scripted_run(scenes((0, 17, None, {})))
+    return run.records
 
 
 def test_anchor_order_table(long_scene):
@@ -50,42 +50,43 @@ def first_blocks(history):
 def switched():
     plan = scenes((0, 9, None, {"label": "A"}), (1, 7, "smooth", {}), (2, 7, "cut", {}),
                   (0, 7, "recall", {"recall": "A"}))
-    memory, latents = scripted_run(plan)
-    return memory, latents
+    run, latents = scripted_run(plan)
+    return run.records, latents
 
 
 def test_first_block_after_smooth(switched):
-    memory, _ = switched
-    rec = first_blocks(memory.history)[1]
+    history, _ = switched
+    rec = first_blocks(history)[1]
     # recall frame + 2 old recent frames at ids 0-2, the new block at slots 3-5, no jump
     assert rec["key_frame_ids"] == [0, 1, 2, 3, 4, 5] and rec["query_frame_ids"] == [3, 4, 5]
     assert rec["tokens"]["old"] == 3 * 6 and rec["jump"] == 0
+    assert rec["old_scene"] == 0  # scene A's recall frame heads the staged memory
 
 
 def test_first_block_after_cut(switched):
-    memory, _ = switched
-    rec = first_blocks(memory.history)[2]
+    history, _ = switched
+    rec = first_blocks(history)[2]
     # one staged frame at id 0, the block jumped by +45 (keys and queries)
     assert rec["key_frame_ids"] == [0, 46, 47, 48] and rec["query_frame_ids"] == [46, 47, 48]
     assert rec["old_weight"] == pytest.approx(0.8)
-    after = [r for r in memory.history if r["scene"] == 2][1]
+    after = [r for r in history if r["scene"] == 2][1]
     assert after["tokens"]["old"] == 0 and after["key_frame_ids"] == list(range(6))  # evicted after 1 block
 
 
 def test_first_block_after_recall(switched):
-    memory, _ = switched
-    rec = first_blocks(memory.history)[3]
+    history, _ = switched
+    rec = first_blocks(history)[3]
     jump = rec["jump"]
-    assert 0 <= jump <= 6
+    assert 0 <= jump <= 6 and rec["old_scene"] == 0  # A, recalled by label
     assert rec["key_frame_ids"] == [0, 1 + jump, 2 + jump, 3 + jump]
     assert rec["query_frame_ids"] == [1 + jump, 2 + jump, 3 + jump]
-    nxt = [r for r in memory.history if r["scene"] == 3][1]
+    nxt = [r for r in history if r["scene"] == 3][1]
     assert nxt["key_frame_ids"] == list(range(7)) and nxt["query_frame_ids"] == [4, 5, 6]  # jump only once
 
 
 def test_smooth_memory_decays_then_is_evicted(switched):
-    memory, _ = switched
-    scene1 = [r for r in memory.history if r["scene"] == 1]
+    history, _ = switched
+    scene1 = [r for r in history if r["scene"] == 1]
     weights = [r["old_weight"] for r in scene1]
     assert weights[0] == pytest.approx(1.0)
     assert all(w is not None for w in weights[:5]) and weights[5] is None  # 5 blocks, then gone
@@ -116,4 +117,30 @@ def test_a_block_run_again_after_an_interruption_rolls_the_anchors_once():
         event = BlockEvent(index=7, start_frame=21, num_frames=3, conditioning=cond)
         memory.begin_block(event)  # interrupted before the block finished ...
         streamer.next_block(cond)  # ... and generated again
-    assert memory.history[-1]["anchor_ids"] == ANCHOR_TABLE[21]
+    assert streamer.layout.anchor_ids == tuple(ANCHOR_TABLE[21])
+
+
+def test_an_interrupted_steady_block_leaves_only_its_staging_behind():
+    """Noisy passes read the memory and stage the block; only the clean pass's commit writes it."""
+    import torch
+
+    from echo_stream.engine import BlockEvent, BlockStreamer
+    from echo_stream.memory import EchoConfig, EchoForcingMemory
+    from echo_helpers import SIZE
+    from tiny import latent, text, tiny_model
+
+    model, cond = tiny_model(), text(4)
+    config = EchoConfig(max_reuse=1)  # every selection counts: a stray count would change the next one
+    whole, cut = EchoForcingMemory(config), EchoForcingMemory(config)
+    a, b = BlockStreamer(model, whole, seed=4, **SIZE), BlockStreamer(model, cut, seed=4, **SIZE)
+    with torch.no_grad():
+        for _ in range(9):
+            a.next_block(cond)
+            b.next_block(cond)
+        reuse = cut.scenes.reuse.clone()
+        layout = cut.begin_block(BlockEvent(index=9, start_frame=27, num_frames=3, conditioning=cond))
+        model.forward_block(latent(3, 4, 6, seed=8), 750.0, model.prepare_text(cond), cut, write=False)
+        assert layout.steady and all(record.filled for record in layout.layers)
+        assert torch.equal(cut.scenes.reuse, reuse)
+        assert torch.equal(b.next_block(cond), a.next_block(cond))
+        assert torch.equal(a.next_block(cond), b.next_block(cond))

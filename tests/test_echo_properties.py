@@ -18,11 +18,12 @@ SCENE = st.tuples(st.integers(0, 3), st.integers(1, 12), TRANSITIONS)
 def test_random_scripts_stay_in_budget_and_range(spec, improvements):
     config = EchoConfig(pool_size=2, true_spatial_ids=improvements, decay_as_log_weight=improvements)
     plan = scenes(*[(prompt, blocks, transition, {}) for prompt, blocks, transition in spec])
-    memory, latents = scripted_run(plan, config, model=MODEL)
+    run, latents = scripted_run(plan, config, model=MODEL)
+    memory = run.memory
     assert torch.isfinite(latents).all()
     budget = memory.nbytes()
     window = memory.window
-    for rec in memory.history:
+    for rec in run.records:
         ids = rec["key_frame_ids"]
         assert len(ids) <= window and sum(rec["tokens"].values()) <= window * 6
         limit = window - 1 + (rec["jump"] or 0)
@@ -49,9 +50,9 @@ def test_six_scene_script_is_deterministic_for_a_seed():
     _, c = scripted_run(SIX_SCENES, seed=8, model=MODEL)
     assert a.shape[2] == 3 * len(SIX_SCENES) and torch.isfinite(a).all()
     assert torch.equal(a, b) and not torch.allclose(a, c)
-    assert [rec["scene"] for rec in first.history][-1] == 5
-    assert {rec["transition"] for rec in first.history} >= {"smooth", "cut", "recall"}
-    assert len(first.pool.entries) == 5 and first.pool.find("A").scene_index == 0
+    assert [rec["scene"] for rec in first.records][-1] == 5
+    assert {rec["transition"] for rec in first.records} >= {"smooth", "cut", "recall"}
+    assert len(first.memory.pool.entries) == 5 and first.memory.pool.find("A").scene_index == 0
 
 
 def test_batch_above_one_with_shared_or_per_sample_selection():
@@ -69,8 +70,8 @@ def test_batch_above_one_with_shared_or_per_sample_selection():
         with torch.no_grad():
             for i, tr in enumerate(plan):
                 blocks.append(streamer.next_block(first if i < 9 else second, transition=tr))
-                if memory.steady:
-                    selections.append(memory._selected[0])
+                if streamer.layout.steady:
+                    selections.append(streamer.layout.layers[0].selected)
         outs[per_sample] = torch.cat(blocks, dim=2)
         assert outs[per_sample].shape[0] == 2 and torch.isfinite(outs[per_sample]).all()
         assert selections and all(sel.dim() == (2 if per_sample else 1) for sel in selections)

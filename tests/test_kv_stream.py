@@ -56,12 +56,12 @@ def test_relative_positions_stay_in_the_window_and_match_absolute():
         for s in streams:
             s.next_block(cond)
     x, ctx = latent(3, H, W, seed=9), model.prepare_text(cond)
-    outs = []
+    outs, layouts = [], []
     for m in (relative, absolute):
-        m.begin_block(BlockEvent(index=10, start_frame=30, num_frames=3))
+        layouts.append(m.begin_block(BlockEvent(index=10, start_frame=30, num_frames=3)))
         outs.append(model.forward_block(x, 0.0, ctx, m, write=False))
-    assert sorted(relative.key_frame_ids) == list(range(6)) and relative.query_frame_ids == [3, 4, 5]
-    assert sorted(absolute.key_frame_ids) == list(range(27, 33)) and absolute.query_frame_ids == [30, 31, 32]
+    assert sorted(layouts[0].key_frame_ids) == list(range(6)) and layouts[0].query_frame_ids == (3, 4, 5)
+    assert sorted(layouts[1].key_frame_ids) == list(range(27, 33)) and layouts[1].query_frame_ids == (30, 31, 32)
     # RoPE depends only on id differences, so both give the same output on the same K/V
     torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-4)
 
@@ -79,7 +79,7 @@ def test_rolling_window_memory_is_constant_over_300_blocks():
     assert len(sizes) == 1 and len(pointers) == 1, "the cache was resized or reallocated"
     cfg = model.config  # K and V: layers x batch x 9 frames x tokens x heads x head_dim x fp32
     assert sizes.pop() == 2 * cfg.num_layers * 9 * FRAME_TOKENS * cfg.dim * 4
-    assert streamer.frames_done == 900 and sorted(memory.key_frame_ids)[:3] == [0, 1, 2]
+    assert streamer.frames_done == 900 and sorted(streamer.layout.key_frame_ids)[:3] == [0, 1, 2]
 
 
 def test_full_cache_refuses_to_run_past_its_size():
@@ -94,3 +94,23 @@ def test_full_cache_refuses_to_run_past_its_size():
 def test_window_too_small_for_a_block_is_rejected():
     with pytest.raises(EchoError, match="no room"):
         BlockStreamer(tiny_model(), rolling_window(4, 2), width=W * 8, height=H * 8)
+
+
+@torch.no_grad()
+def test_frame_cache_slot_map_changes_only_when_a_block_is_committed():
+    model, cond = tiny_model(), text(4)
+    whole, cut = rolling_window(9, 3), rolling_window(9, 3)
+    a = BlockStreamer(model, whole, width=W * 8, height=H * 8, seed=3)
+    b = BlockStreamer(model, cut, width=W * 8, height=H * 8, seed=3)
+    for _ in range(4):
+        a.next_block(cond)
+        b.next_block(cond)
+    held = cut.held_frames()
+    # an interrupted block: staged on a noisy pass (into the slots of frames it would evict), never committed
+    cut.begin_block(BlockEvent(index=4, start_frame=12, num_frames=3))
+    model.forward_block(latent(3, H, W, seed=5), 500.0, model.prepare_text(cond), cut, write=False)
+    assert cut.held_frames() == held
+    with pytest.raises(EchoError, match="before every layer committed"):
+        cut.end_block()
+    assert torch.equal(b.next_block(cond), a.next_block(cond))  # the block run again is the same block
+    assert cut.held_frames() == whole.held_frames()

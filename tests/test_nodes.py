@@ -116,7 +116,7 @@ def test_recall_by_similarity_from_text_uses_the_released_feature(comfy_dirs, mo
     assert max((0, 1, 2), key=lambda i: float(conds[i] @ conds[3])) == 1  # what mean-pooling would recall
     sample(model, script, session="fox")
     assert matched == [0]  # the scene that shares the recall's distinctive word
-    from echo_stream.runtime.session import SESSIONS
+    from echo_stream.runtime.registry import SESSIONS
 
     pool = SESSIONS.get("fox").memory.pool
     for entry in pool.entries:  # the finished scenes keep the feature they were given

@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from echo_stream.engine.errors import EchoError
+from echo_stream.memory import BOUNDED as PRESETS
 from echo_stream.nodes.files import state_path
 from echo_stream.nodes.types import EchoModel
 from node_helpers import call, comfy_dirs, model, sample, script_of  # noqa: F401
 from tiny import TINY, tiny_model
 
-PRESETS = ["echo_forcing", "self_forcing_window", "longlive_recache", "infinity_rope", "echo_infinity_rope"]
 # one script, cut into three queue runs; 0.75 s = one block, so the pieces add up exactly
 WHOLE = [("EchoSceneStart", 1, 3.0, {"label": "a"}), ("EchoHardCut", 2, 6.75, {"label": "b"}),
          ("EchoSceneRecall", 3, 2.25, {"target": "a"}), ("EchoPromptSwitch", 1, 4.5, {}),
@@ -35,7 +35,7 @@ def test_continuing_over_runs_equals_one_long_run(comfy_dirs, model, preset):
     assert handle.blocks == whole.shape[2] // 3
 
 
-@pytest.mark.parametrize("preset", ["echo_forcing", "longlive_recache"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_save_load_continue_equals_continuing_in_memory(comfy_dirs, model, preset):
     _, handle, _ = sample(model, script_of(*RUNS[0]), session="live", **memory_input(preset))
     saved = call("EchoSaveSceneMemory", scene_memory=handle, filename="runs/first part")

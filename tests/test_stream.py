@@ -95,3 +95,9 @@ def test_wrong_text_conditioning():
         model.forward_full(latent(3), 0.0, torch.randn(1, 4, TINY.text_dim + 1))
     with pytest.raises(InputShapeError, match="at most 16"):
         model.prepare_text(torch.randn(1, 17, TINY.text_dim))
+
+
+def test_pixel_frames_count_the_causal_first_frame_once():
+    from echo_stream.engine.geometry import pixel_frames
+
+    assert [pixel_frames(t) for t in (0, 1, 2, 21)] == [0, 1, 5, 81]  # Wan2.1: 81 pixel frames <-> 21 latent

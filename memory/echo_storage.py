@@ -1,0 +1,115 @@
+"""Storage of the Echo-Forcing memory: ring, anchor pool and one layer's work buffer (all layers in
+one tensor each; nothing is stored twice).
+
+  ring  - the scene's last W clean frames, scene frame f in slot f % W; after a switch the staged
+          old-scene memory (o <= 3 frames) waits in the last o slots, which the young scene cannot
+          reach before that memory is evicted;
+  pool  - the scene's first A clean frames: the anchor pool and the recall-frame candidates;
+  work  - ONE layer's assembled context (steady state, or growth with staged old memory), reused by
+          every layer in turn: scratch, never saved.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..engine.layout import ANCHOR, RING, BlockLayout
+from ..engine.memory_api import CacheGeometry
+from ..engine.state import copy_into
+
+
+class EchoStorage:
+    def __init__(self, geometry: CacheGeometry, window: int, anchor_frames: int):
+        g = geometry
+        self.t, self.window, self.anchor_frames = g.frame_tokens, window, anchor_frames
+        L, B, kv = g.num_layers, g.batch, (g.num_heads, g.head_dim)
+        alloc = lambda *shape: torch.zeros(shape, dtype=g.dtype, device=g.device)  # noqa: E731
+        self.ring_k, self.ring_v = alloc(L, B, window * self.t, *kv), alloc(L, B, window * self.t, *kv)
+        self.pool_k = alloc(L, B, anchor_frames * self.t, *kv)
+        self.pool_v = alloc(L, B, anchor_frames * self.t, *kv)
+        self.work_k, self.work_v = alloc(B, window * self.t, *kv), alloc(B, window * self.t, *kv)
+
+    def slot(self, frame: int) -> int:
+        """Ring slot of the current scene's frame."""
+        return frame % self.window
+
+    def frames(self, slots) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Copies of whole ring frames (all layers), read before the ring is reused."""
+        t = self.t
+        return ([self.ring_k[:, :, s * t:(s + 1) * t].clone() for s in slots],
+                [self.ring_v[:, :, s * t:(s + 1) * t].clone() for s in slots])
+
+    def stage_old(self, keys: list[torch.Tensor], values: list[torch.Tensor]) -> None:
+        """Put the old scene's frames (all layers) in the last len(keys) ring slots."""
+        t, o = self.t, len(keys)
+        for j, (sk, sv) in enumerate(zip(keys, values)):
+            slot = self.window - o + j
+            self.ring_k[:, :, slot * t:(slot + 1) * t] = sk
+            self.ring_v[:, :, slot * t:(slot + 1) * t] = sv
+
+    def pool_frames(self, frames) -> tuple[torch.Tensor, torch.Tensor]:
+        """Anchor-pool frames stacked [L, C, B, T, H, D] (recall-frame candidates)."""
+        t = self.t
+        idx = lambda f: slice(f * t, (f + 1) * t)  # noqa: E731
+        return (torch.stack([self.pool_k[:, :, idx(f)] for f in frames], dim=1),
+                torch.stack([self.pool_v[:, :, idx(f)] for f in frames], dim=1))
+
+    # ------------------------------------------------------------------ per layer
+    def growth_context(self, i: int, k, v, scene_frames: int, old_frames: int):
+        """Stage the block in its free ring slots; the context is the ring's prefix, after the staged
+        old memory (last o ring slots, assembled in front in the work buffer) when there is one."""
+        t, o = self.t, old_frames
+        end = scene_frames * t + k.shape[1]
+        self.ring_k[i][:, end - k.shape[1]:end] = k
+        self.ring_v[i][:, end - v.shape[1]:end] = v
+        keys, values = self.ring_k[i][:, :end], self.ring_v[i][:, :end]
+        if o:
+            staged = (self.window - o) * t
+            for work, ring, scene in ((self.work_k, self.ring_k[i], keys), (self.work_v, self.ring_v[i], values)):
+                work[:, :o * t] = ring[:, staged:]
+                work[:, o * t:o * t + end] = scene
+            keys, values = self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
+        return keys, values
+
+    def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v, compressed_frames: int):
+        """Assemble [anchors | compressed tokens | recent frames | block] of layer i in the work buffer."""
+        t = self.t
+        a_end = self.anchor_frames * t
+        c_end = a_end + compressed_frames * t
+        for work, ring, pool, new in ((self.work_k, self.ring_k[i], self.pool_k[i], k),
+                                      (self.work_v, self.ring_v[i], self.pool_v[i], v)):
+            for at, source in enumerate(layout.sources):  # whole frames: anchors and recent
+                if source.kind in (ANCHOR, RING):
+                    src = pool if source.kind == ANCHOR else ring
+                    work[:, at * t:(at + 1) * t] = src[:, source.index * t:(source.index + 1) * t]
+            if selected.dim() == 2:  # per-sample selection
+                for b in range(len(selected)):
+                    torch.index_select(ring[b], 0, selected[b], out=work[b, a_end:c_end])
+            elif work.shape[0] == 1:
+                torch.index_select(ring, 1, selected, out=work[:, a_end:c_end])
+            else:
+                work[:, a_end:c_end] = ring.index_select(1, selected)
+            work[:, -new.shape[1]:] = new
+        return self.work_k, self.work_v
+
+    def commit_ring(self, i: int, slots, k, v) -> None:
+        t = self.t
+        for j, slot in enumerate(slots):
+            self.ring_k[i][:, slot * t:(slot + 1) * t] = k[:, j * t:(j + 1) * t]
+            self.ring_v[i][:, slot * t:(slot + 1) * t] = v[:, j * t:(j + 1) * t]
+
+    def commit_pool(self, i: int, first_frame: int, frames: int, k, v) -> None:
+        t, n = self.t, first_frame
+        self.pool_k[i][:, n * t:(n + frames) * t] = k[:, :frames * t]
+        self.pool_v[i][:, n * t:(n + frames) * t] = v[:, :frames * t]
+
+    # ------------------------------------------------------------------ bookkeeping
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"ring_k": self.ring_k, "ring_v": self.ring_v, "pool_k": self.pool_k, "pool_v": self.pool_v,
+                "work_k": self.work_k, "work_v": self.work_v}
+
+    def state_dict(self) -> dict:
+        return {"ring_k": self.ring_k, "ring_v": self.ring_v, "pool_k": self.pool_k, "pool_v": self.pool_v}
+
+    def load_state_dict(self, state: dict, owner: str) -> None:
+        for name in ("ring_k", "ring_v", "pool_k", "pool_v"):
+            copy_into(getattr(self, name), state[name], name, owner)
