@@ -42,6 +42,11 @@ def table(result: dict) -> str:
     lines.append("cache @1.3B: 832x480 bf16, 30 layers (the full cache at Self-Forcing's 21 frames)")
     lines.append(f"echo_forcing at 1.3B: {echo['GB']} GB = {100 * echo['fraction_of_released_code']:.1f}% of the "
                  f"released code's {result['wan_1_3b_bytes']['released_echo_forcing_GB']} GB")
+    fp8 = at.get("echo_forcing_fp8")
+    if fp8:
+        lines.append(f"echo_forcing with kv_storage=fp8_e4m3 at 1.3B: {fp8['GB']} GB "
+                     f"({fp8['ratio_to_rolling_window']:.3f} x the rolling window's "
+                     f"{at['self_forcing_window']['GB']} GB)")
     length = result["against_length"]
     rows = length["checkpoints"]
     flat = ", ".join(n for n, ok in length["flat"].items() if ok)
