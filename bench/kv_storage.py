@@ -11,6 +11,8 @@
   stream     end to end: the same script with the model in bf16, storage "model" (bf16) against
              "fp8_e4m3"; relative difference of each block's latents.
   bytes      cache bytes at the Wan2.1-1.3B geometry (832x480, bf16 model), both storages.
+  time       what the rounding costs per block: both storages on one fp32 model, steady streams
+             alternated block by block, fp8 / model ratio of process CPU time per adjacent pair.
 """
 from __future__ import annotations
 
@@ -122,6 +124,29 @@ class ProbeLayer(LayerMemory):
         self.probe.inner.layer(self.i).commit(q, k, v)
 
 
+def paired_cost(model, rounds: int) -> dict:
+    """Per-block CPU-time ratio fp8 / model storage, from adjacent pairs of steady blocks."""
+    bank = prompts(model.config)
+    streams = [BlockStreamer(model, EchoForcingMemory(EchoConfig(kv_storage=s)), width=WIDTH, height=HEIGHT, seed=0)
+               for s in ("model", "fp8_e4m3")]
+    for streamer in streams:
+        for _ in range(9):  # past the steady layout (block 7)
+            streamer.next_block(bank[0])
+
+    def cpu(streamer):
+        c0 = time.process_time()
+        streamer.next_block(bank[0])
+        return time.process_time() - c0
+
+    ratios, before = [], cpu(streams[0])
+    for _ in range(rounds):
+        fp8 = cpu(streams[1])
+        after = cpu(streams[0])
+        ratios += [fp8 / before, fp8 / after]
+        before = after
+    return quantiles(ratios)
+
+
 def bytes_at_1_3b() -> dict:
     g = geometry(WAN_1_3B, 30, 52)
     out = {}
@@ -155,6 +180,9 @@ def measure(blocks: int = 24, say=print) -> dict:
     out["stream_rel_difference_per_block"] = per_block
     out["stream_rel_difference"] = quantiles(per_block)
     out["wan_1_3b_bytes"] = bytes_at_1_3b()
+    say("time", f"fp32 model, storage model against fp8_e4m3, {max(4, blocks // 2)} paired rounds")
+    out["time_ratio_fp8_to_model_storage"] = paired_cost(build_model(MODEL, torch.device("cpu"), torch.float32),
+                                                         max(4, blocks // 2))
     out["wall_s"] = round(time.perf_counter() - started, 1)
     out["machine_end"] = machine()
     return out
