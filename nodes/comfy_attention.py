@@ -10,6 +10,8 @@ biased calls (Echo-Forcing's decay) through torch SDPA, and says so once in the 
 """
 from __future__ import annotations
 
+import logging
+
 from ..engine.attention import AttentionBackend
 from .comfy import _module
 
@@ -41,4 +43,9 @@ class ComfyAttention(AttentionBackend):
 def attention_backend() -> AttentionBackend | None:
     """ComfyUI's attention when running inside ComfyUI; None outside it (the engine's SDPA)."""
     module = _module("comfy.ldm.modules.attention")
-    return ComfyAttention(module) if module is not None else None
+    if module is None:
+        return None
+    backend = ComfyAttention(module)
+    logging.getLogger("echo_stream").info("echo_stream: attention through ComfyUI's %s (masked calls: %s)",
+                                          backend.name, "same" if backend.takes_bias else "torch SDPA")
+    return backend
