@@ -33,8 +33,13 @@ def bytes_per_frame(g: CacheGeometry) -> int:
     return 2 * g.num_layers * g.batch * g.frame_tokens * g.num_heads * g.head_dim * torch.empty(0, dtype=g.dtype).element_size()
 
 
+# option variants measured beside the presets: the Echo memory's ring and pool in 8 bits
+VARIANTS = {"echo_forcing_fp8": ("echo_forcing", {"kv_storage": "fp8_e4m3"})}
+
+
 def policy_bytes(name: str, g: CacheGeometry) -> int:
-    memory = make_memory(name)  # full_cache defaults to Self-Forcing's 21 frames
+    preset, options = VARIANTS.get(name, (name, {}))
+    memory = make_memory(preset, **options)  # full_cache defaults to Self-Forcing's 21 frames
     memory.setup(g)
     return memory.nbytes()
 
@@ -45,7 +50,7 @@ def at_wan_1_3b() -> dict:
     out = {"geometry": {"width": WIDTH, "height": HEIGHT, "layers": g.num_layers, "heads": g.num_heads,
                         "head_dim": g.head_dim, "tokens_per_frame": g.frame_tokens, "dtype": "bfloat16"},
            "bytes_per_latent_frame": per_frame, "policies": {}}
-    for name in POLICIES:
+    for name in POLICIES + tuple(VARIANTS):
         n = policy_bytes(name, g)
         entry = {"bytes": n, "GB": round(n / 1e9, 3), "GiB": round(n / 2**30, 3),
                  "latent_frames_equivalent": round(n / per_frame, 2)}
@@ -55,8 +60,9 @@ def at_wan_1_3b() -> dict:
     base = out["policies"]["self_forcing_window"]["bytes"]
     for entry in out["policies"].values():
         entry["ratio_to_rolling_window"] = round(entry["bytes"] / base, 4)
-    echo = out["policies"]["echo_forcing"]
-    echo["fraction_of_released_code"] = round(echo["bytes"] / RELEASED_ECHO_BYTES, 4)
+    for name in ("echo_forcing", *VARIANTS):
+        echo = out["policies"][name]
+        echo["fraction_of_released_code"] = round(echo["bytes"] / RELEASED_ECHO_BYTES, 4)
     out["released_echo_forcing_GB"] = RELEASED_ECHO_BYTES / 1e9
     out["recall_frame_bytes_each"] = per_frame  # one frame of K and V per layer, waiting in the pool (CPU)
     return out

@@ -44,7 +44,9 @@ def _event(block: int, scene_blocks: int) -> tuple[int, dict]:
 
 
 @torch.no_grad()
-def against_length(minutes=(1, 10, 60), scene_blocks: int = 100, policies=BOUNDED, device="cpu") -> dict:
+def against_length(minutes=(1, 10, 60), scene_blocks: int = 100, policies=BOUNDED, device="cpu",
+                   progress=None) -> dict:
+    """progress(minutes, blocks) is called at each checkpoint."""
     device = torch.device(device)
     cfg = tiny_config(layers=1, dim=24)
     model = tiny_model(cfg, device=device)
@@ -66,6 +68,8 @@ def against_length(minutes=(1, 10, 60), scene_blocks: int = 100, policies=BOUNDE
             if "echo_forcing" in streams:
                 row["echo_pool_bytes_cpu"] = streams["echo_forcing"].memory.pool_nbytes()
             rows.append(row)
+            if progress:
+                progress(row["minutes"], row["blocks"])
     flat = {n: len({r["cache_bytes"][n] for r in rows}) == 1 for n in policies}
     tiny_frame = bytes_per_frame(streams[policies[0]].geometry)
     real_frame = bytes_per_frame(cache_geometry(WAN_1_3B, 30, 52))

@@ -1,17 +1,25 @@
 """The benchmark suite: one command for every speed and memory figure of the pack.
 
-    python bench/suite.py                  # CPU, small random model (a few minutes on 2 cores)
-    python bench/suite.py --quick          # CPU, smaller and shorter (about a minute)
+    python bench/suite.py                  # CPU, small random model: 2-3 min quiet, 6-8 min on a loaded 2-core machine
+    python bench/suite.py --long           # + the 60-minute length stage, the 320x192 timing size, more pairs
+    python bench/suite.py --quick          # CPU, smaller and shorter (under a minute)
     python bench/suite.py --device cuda    # random-weight Wan2.1-1.3B at 832x480 in bf16
 
-Prints one JSON document on stdout and a short table on stderr, and writes the JSON to
-bench/results/<date>-suite-<device>[-quick].json (or --out FILE; --no-save writes nothing).
+Prints progress on stderr while it runs (each stage, each paired round with the ratios so far, the
+load average), one JSON document on stdout and a short table on stderr at the end, and writes the
+JSON to bench/results/<date>-<HHMM>-suite-<device>[-quick|-long].json (or --out FILE; --no-save
+writes nothing). On the CPU, torch runs one thread unless --threads says otherwise: on a shared
+machine one thread per process is what keeps the ratios stable.
 
-  policies        per policy on one model: per-block time (interleaved, median of the steady state),
-                  ratio to the rolling window, pixel frames per second (4 per latent frame), time to the
-                  first block and peak memory of a solo run (see procmem.py for what CPU peaks mean)
+  machine         CPU count, usable cores, torch threads, load averages at start and end, and the
+                  1-minute load sampled through every stage
+  policies        per policy on one model: per-block time (median over the paired phase), ratio to
+                  the rolling window (median of per-pair ratios, blocks alternated with the window;
+                  ratio_spread: quartiles, IQR, 10th/90th percentiles over the pairs), pixel frames
+                  per second (4 per latent frame), time to the first block and peak memory of a solo
+                  run (see policy_timing.py for the method, procmem.py for what CPU peaks mean)
   wan_1_3b_bytes  cache bytes at the real 1.3B geometry per policy (meta device, checked)
-  against_length  cache bytes after 1, 10 and 60 minutes of latents, really generated (tiny model)
+  against_length  cache bytes after 1 and 10 (--long: and 60) minutes of latents, really generated
   fidelity        attention error against a full-history oracle (memory_bench.attention_fidelity)
 """
 from __future__ import annotations
@@ -32,21 +40,30 @@ from engine_bench import SMALL, WAN_1_3B, build_model
 from geometry_bytes import allocation_check, at_wan_1_3b
 from length_bytes import against_length
 from memory_bench import attention_fidelity
-from policy_timing import POLICIES, cache_bytes_needed, measure
+from policy_timing import POLICIES, cache_bytes_needed, frames_needed, measure, with_baseline
+from progress import Progress, machine
 from suite_table import table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK = WanConfig(dim=64, ffn_dim=128, num_heads=2, num_layers=2, text_dim=32, freq_dim=32, text_len=64)
 
 
-def plan(device: torch.device, quick: bool) -> dict:
-    """Model, size and lengths for a device; CUDA runs the real 1.3B geometry."""
+def plan(device: torch.device, quick: bool, long: bool = False) -> dict:
+    """Model, size, paired rounds and lengths for a device; CUDA runs the real 1.3B geometry.
+    The default is sized to end in a few minutes on a loaded 2-core machine; --long restores the
+    slow stages (the 60-minute length run, the 320x192 timing size, twice the pairs)."""
+    minutes = (1, 10, 60) if long else (1, 10)
     if device.type == "cuda":
         return {"cfg": WAN_1_3B, "dtype": torch.bfloat16, "width": 832, "height": 480,
-                "blocks": 12 if quick else 20, "minutes": (1, 10) if quick else (1, 10, 60)}
+                "rounds": 4 if quick else 16 if long else 8, "minutes": (1, 10) if quick else minutes, "fidelity": 60}
     if quick:
-        return {"cfg": QUICK, "dtype": torch.float32, "width": 64, "height": 64, "blocks": 10, "minutes": (1, 10)}
-    return {"cfg": SMALL, "dtype": torch.float32, "width": 320, "height": 192, "blocks": 16, "minutes": (1, 10, 60)}
+        return {"cfg": QUICK, "dtype": torch.float32, "width": 64, "height": 64, "rounds": 4, "minutes": (1, 10),
+                "fidelity": 30}
+    if long:
+        return {"cfg": SMALL, "dtype": torch.float32, "width": 320, "height": 192, "rounds": 24, "minutes": minutes,
+                "fidelity": 60}
+    return {"cfg": SMALL, "dtype": torch.float32, "width": 160, "height": 96, "rounds": 12, "minutes": minutes,
+            "fidelity": 60}
 
 
 def device_name(device: torch.device) -> str:
@@ -55,67 +72,95 @@ def device_name(device: torch.device) -> str:
     return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def check_gpu_room(model, policies, *, width, height, blocks, device) -> None:
-    """Every interleaved stream holds its cache at once: say so before the GPU runs out."""
-    need = sum(cache_bytes_needed(model, policies, width=width, height=height, total_frames=3 * blocks).values())
+def check_gpu_room(model, policies, *, width, height, rounds, device) -> None:
+    """Every paired stream holds its cache at once: say so before the GPU runs out."""
+    need = sum(cache_bytes_needed(model, policies, width=width, height=height,
+                                  total_frames=frames_needed(rounds)).values())
     free, _ = torch.cuda.mem_get_info(device)
     headroom = 4 * 2**30  # activations of a 1.3B block at 832x480 and the allocator's slack
     if need + headroom > free:
-        raise SystemExit(f"the interleaved run keeps {len(policies)} caches alive, {need / 2**30:.1f} GiB at "
-                         f"{width}x{height} with {blocks} blocks (the full cache holds them all), but the GPU has "
-                         f"{free / 2**30:.1f} GiB free; pass fewer --policies or --blocks")
+        raise SystemExit(f"the paired run keeps {len(policies)} caches alive, {need / 2**30:.1f} GiB at "
+                         f"{width}x{height} with {rounds} rounds (the full cache holds them all), but the GPU has "
+                         f"{free / 2**30:.1f} GiB free; pass fewer --policies or --rounds")
 
 
-def run(device: torch.device, quick: bool = False, blocks: int | None = None, minutes=None,
-        fidelity: bool = True, policies=POLICIES) -> dict:
-    p = plan(device, quick)
-    blocks, minutes = blocks or p["blocks"], tuple(minutes or p["minutes"])
-    started = time.perf_counter()
+def run(device: torch.device, quick: bool = False, rounds: int | None = None, minutes=None,
+        fidelity: bool = True, policies=POLICIES, long: bool = False, progress: Progress | None = None) -> dict:
+    p = plan(device, quick, long)
+    rounds, minutes = rounds or p["rounds"], tuple(minutes or p["minutes"])
+    policies = with_baseline(policies)
+    progress = progress or Progress()
+    say = progress.say
+    started, load_start = time.perf_counter(), machine()
     cfg = p["cfg"]
+    say("setup", f"{device_name(device)}; model dim {cfg.dim} x {cfg.num_layers} layers at {p['width']}x{p['height']}; "
+                 f"{len(policies)} policies, {rounds} paired rounds; lengths {minutes} min")
     model = build_model(cfg, device, p["dtype"])
     if device.type == "cuda":
-        check_gpu_room(model, policies, width=p["width"], height=p["height"], blocks=blocks, device=device)
+        check_gpu_room(model, policies, width=p["width"], height=p["height"], rounds=rounds, device=device)
     weights = sum(t.numel() * t.element_size() for t in model.dit.parameters())
     result = {
-        "benchmark": "suite", "date": datetime.date.today().isoformat(), "device": device_name(device),
-        "torch": torch.__version__, "quick": quick,
+        "benchmark": "suite", "date": datetime.date.today().isoformat(),
+        "started_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "device": device_name(device), "torch": torch.__version__, "quick": quick, "long": long,
         "model": {"dim": cfg.dim, "layers": cfg.num_layers, "heads": cfg.num_heads, "dtype": str(p["dtype"]),
                   "width": p["width"], "height": p["height"], "random_weights": True, "weights_bytes": weights},
-        "blocks_interleaved": blocks, "full_cache_frames": 3 * blocks,
-        "policies": measure(model, width=p["width"], height=p["height"], blocks=blocks, policies=policies),
+        "paired_rounds": rounds, "full_cache_frames": frames_needed(rounds),
     }
+    result["policies"] = measure(model, width=p["width"], height=p["height"], rounds=rounds, policies=policies,
+                                 say=say)
     del model
+    say("bytes", "cache bytes at the 1.3B geometry (meta device) and the allocation check")
     result["wan_1_3b_bytes"] = at_wan_1_3b()
     result["allocation_check"] = allocation_check()
-    result["against_length"] = against_length(minutes, device=device)
+    say("length", f"cache bytes against length, {' / '.join(map(str, minutes))} minutes of latents")
+    result["against_length"] = against_length(minutes, device=device,
+                                              progress=lambda m, b: say("length", f"{m} min ({b} blocks) done"))
     if fidelity:
-        result["fidelity"] = attention_fidelity(30 if quick else 60)
+        say("fidelity", f"attention error against the full history, {p['fidelity']} blocks per policy")
+        result["fidelity"] = attention_fidelity(p["fidelity"])
     result["wall_s"] = round(time.perf_counter() - started, 1)
+    result["machine"] = {"start": load_start, "end": machine(), "load_1min_by_stage": progress.stage_loads()}
+    say("done", f"{result['wall_s']} s")
     return result
 
 
 def default_path(result: dict, device: torch.device) -> Path:
-    return RESULTS / f"{result['date']}-suite-{device.type}{'-quick' if result['quick'] else ''}.json"
+    stamp = result["started_utc"][11:16].replace(":", "")
+    kind = "-quick" if result["quick"] else "-long" if result.get("long") else ""
+    return RESULTS / f"{result['date']}-{stamp}-suite-{device.type}{kind}.json"
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--quick", action="store_true", help="smaller model, fewer blocks, 1 and 10 minutes only")
-    ap.add_argument("--blocks", type=int, help="interleaved blocks per policy (more than 8)")
+    ap.add_argument("--quick", action="store_true", help="smaller model, fewer rounds, 1 and 10 minutes only")
+    ap.add_argument("--long", action="store_true",
+                    help="also the 60-minute length stage; on the CPU the 320x192 timing size and 24 rounds")
+    ap.add_argument("--rounds", type=int, help="paired rounds (each gives 2 ratios per policy; default 12 on the CPU)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: steady ratios on a shared machine)")
     ap.add_argument("--minutes", type=float, nargs="+", help="video lengths for the cache-bytes run")
     ap.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES),
-                    help="which policies to time (default all; self_forcing_window is the ratio's baseline)")
+                    help="which policies to time (default all; self_forcing_window, the ratios' baseline, "
+                         "is always timed)")
     ap.add_argument("--no-fidelity", action="store_true", help="skip the attention-fidelity rollout")
     ap.add_argument("--out", type=Path, help="write the JSON here instead of bench/results/<date>-suite-...")
     ap.add_argument("--no-save", action="store_true", help="print only")
     args = ap.parse_args(argv)
+    if args.quick and args.long:
+        ap.error("--quick and --long contradict each other; pick one")
+    if args.rounds is not None and args.rounds < 1:
+        ap.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.threads < 1:
+        ap.error(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda was asked for, but this torch sees no CUDA device "
                  f"(torch {torch.__version__}, built with CUDA {torch.version.cuda})")
-    result = run(device, args.quick, args.blocks, args.minutes, fidelity=not args.no_fidelity,
-                 policies=tuple(args.policies))
+    result = run(device, args.quick, args.rounds, args.minutes, fidelity=not args.no_fidelity,
+                 policies=tuple(args.policies), long=args.long)
     text = json.dumps(result, indent=2)
     print(text)
     if not args.no_save:

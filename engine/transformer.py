@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import attend_context, attend_full
+from .attention import SDPA, AttentionBackend, attend, attend_context, attend_full
 from .config import WanConfig
 from .errors import InputShapeError
 from .memory_api import MemoryPolicy
@@ -50,10 +50,14 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 class CausalWan:
     def __init__(self, dit: nn.Module, config: WanConfig | None = None, *,
-                 compute_dtype: torch.dtype | None = None, device: torch.device | None = None):
+                 compute_dtype: torch.dtype | None = None, device: torch.device | None = None,
+                 attention: AttentionBackend | None = None):
         """compute_dtype/device: for module trees whose weights are stored in another dtype or partly
-        offloaded (a ComfyUI MODEL with fp8 weights or lowvram); default: the patch embedding's."""
+        offloaded (a ComfyUI MODEL with fp8 weights or lowvram); default: the patch embedding's.
+        attention: the streamed path's self- and cross-attention (default torch SDPA; nodes/ passes
+        ComfyUI's optimized attention)."""
         self.dit = dit
+        self.attention = attention or SDPA
         self._compute_dtype, self._device = compute_dtype, None if device is None else torch.device(device)
         config = config or getattr(dit, "config", None)
         if config is None:  # e.g. a ComfyUI diffusion_model: read the sizes from its parameters
@@ -151,8 +155,7 @@ class CausalWan:
             k, v = (y.expand(b, *y.shape[1:]).reshape(b * blocks, *y.shape[2:]) for y in (k, v))
         elif k.shape[0] != b:
             k, v = k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-        return attn.o(out.transpose(1, 2).reshape(b, n, -1))
+        return attn.o(attend(q, k, v, backend=self.attention).reshape(b, n, -1))
 
     def _blocks(self, x, grid, e0, text: TextContext, self_attention: Callable) -> torch.Tensor:
         b, n, dim = x.shape
@@ -236,7 +239,7 @@ class CausalWan:
         def self_attention(i, attn, h):
             q, k, v = self._qkv(attn, h)
             layer = memory.layer(i)
-            out = attend_context(q, layer.context(q, k, v))
+            out = attend_context(q, layer.context(q, k, v), self.attention)
             if write:
                 layer.commit(q, k, v)
             return attn.o(out)

@@ -8,6 +8,9 @@ from ..engine.errors import EchoError
 from ..engine.transitions import MODES as TRANSITIONS
 
 
+KV_STORAGE = ("model", "fp8_e4m3")
+
+
 @dataclass(frozen=True)
 class ModeSettings:
     """What a transition does to the old scene's memory (notes §6.3)."""
@@ -58,11 +61,16 @@ class EchoConfig:
     true_spatial_ids: bool = False  # compressed tokens keep their own (h, w) RoPE ids
     decay_as_log_weight: bool = False  # decay adds log(w) to the logits instead of scaling K and V
     per_sample_selection: bool = False  # batch > 1: each sample its own selection and decay rates
+    # storage of the ring and anchor pool: "model" (the model's dtype) or "fp8_e4m3" (8-bit, one scale
+    # per token and head, dequantised into the work buffer; about half the bytes)
+    kv_storage: str = "model"
 
     def __post_init__(self):
         for name in ("anchor_frames", "compressed_frames", "recent_frames", "pool_size"):
             if getattr(self, name) < 1:
                 raise EchoError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.kv_storage not in KV_STORAGE:
+            raise EchoError(f"kv_storage must be one of {KV_STORAGE}, got {self.kv_storage!r}")
         if self.fusion not in ("sum", "max"):
             raise EchoError(f"fusion must be 'sum' or 'max', got {self.fusion!r}")
         if not 0 <= self.recall_base_weight <= 1:

@@ -25,6 +25,7 @@ from ..engine.rope import grid_positions
 from ..engine.state import require
 from .config import EchoConfig
 from .echo_storage import EchoStorage
+from .fp8_storage import Fp8EchoStorage
 from .scene_state import Scene, SceneState, event_feature  # noqa: F401  (Scene, event_feature: re-exported)
 from .selector import CompressionSelector, count_reuse
 from .transition_planner import TransitionPlanner
@@ -85,7 +86,8 @@ class EchoForcingMemory(MemoryPolicy):
         self.window = cfg.window_frames(fpb)
         if cfg.anchor_frames % fpb:
             raise EchoError(f"anchor_frames ({cfg.anchor_frames}) must be a multiple of the block ({fpb} frames)")
-        self.storage = EchoStorage(g, self.window, cfg.anchor_frames)
+        storage = Fp8EchoStorage if cfg.kv_storage == "fp8_e4m3" else EchoStorage
+        self.storage = storage(g, self.window, cfg.anchor_frames)
         self.scenes = SceneState(g, self.window)
         self.planner = TransitionPlanner(cfg, g, self.window)
         self.selector = CompressionSelector(cfg, g, self.window)

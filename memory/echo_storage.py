@@ -28,6 +28,10 @@ class EchoStorage:
         self.pool_v = alloc(L, B, anchor_frames * self.t, *kv)
         self.work_k, self.work_v = alloc(B, window * self.t, *kv), alloc(B, window * self.t, *kv)
 
+    def ring_keys(self, i: int, start: int = 0, end: int | None = None) -> torch.Tensor:
+        """Layer i's ring keys [B, tokens, H, D] in the model's dtype (the stored tensor itself here)."""
+        return self.ring_k[i][:, start:end]
+
     def slot(self, frame: int) -> int:
         """Ring slot of the current scene's frame."""
         return frame % self.window

@@ -53,7 +53,7 @@ class CompressionSelector:
         samples = range(g.batch) if cfg.per_sample_selection else range(1)
         picks = []
         for b in samples:
-            keys = storage.ring_k[i][b].view(W, t, g.num_heads, g.head_dim)
+            keys = storage.ring_keys(i)[b].view(W, t, g.num_heads, g.head_dim)
             scores = phase_scores(keys, tables["distances"], cal.mean[i], cal.abs_mean[i], gate, cfg.future_offsets,
                                   cfg.fusion, cfg.use_magnitude_compensation, rotations=tables["rotations"])
             chosen = select_top(scores, cfg.compressed_frames * t, blocked)

@@ -147,7 +147,7 @@ class TransitionPlanner:
             return
         t = g.frame_tokens
         first_staged = (self.window - old.frames) * t  # the recall frame
-        rates = difference_rates(k[:, :t], storage.ring_k[i][:, first_staged:first_staged + t],
+        rates = difference_rates(k[:, :t], storage.ring_keys(i, first_staged, first_staged + t),
                                  mode.rate_min, mode.rate_max, self.config.per_sample_selection)
         if old.rates is None:
             old.rates = torch.empty((g.num_layers, *rates.shape), device=rates.device)

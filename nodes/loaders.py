@@ -9,6 +9,7 @@ from ..engine.errors import EchoError
 from ..engine.loader import load_causal_wan
 from ..engine.transformer import CausalWan
 from . import comfy
+from .comfy_attention import attention_backend
 from .types import CATEGORY, ECHO_MODEL, EchoModel
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -67,7 +68,7 @@ class EchoCausalModelLoader:
         if weights not in WEIGHTS:
             raise EchoError(f"unknown weights {weights!r}; use one of {', '.join(WEIGHTS)}")
         causal = load_causal_wan(path, dtype=dtype, device=device, lora=lora, lora_strength=lora_strength,
-                                 prefer_ema=WEIGHTS[weights])
+                                 prefer_ema=WEIGHTS[weights], attention=attention_backend())
         return (EchoModel(os.path.basename(model_name), causal, int(frames_per_block)),)
 
 
@@ -100,6 +101,6 @@ class EchoCausalModelFromMODEL:
             raise EchoError("this is an image-to-video Wan model; the Streaming Sampler needs a text-to-video "
                             "causal Wan (Self-Forcing, LongLive, CausVid)")
         dtype = getattr(base, "manual_cast_dtype", None) or base.get_dtype()
-        causal = CausalWan(dit, compute_dtype=dtype, device=comfy.torch_device())
+        causal = CausalWan(dit, compute_dtype=dtype, device=comfy.torch_device(), attention=attention_backend())
         name = getattr(getattr(base, "model_config", None), "__class__", type(base)).__name__
         return (EchoModel(f"MODEL:{name}", causal, int(frames_per_block), patcher=model),)

@@ -21,7 +21,10 @@ def test_cache_bytes_at_wan_1_3b_match_the_arithmetic_and_the_notes():
     assert out["geometry"]["tokens_per_frame"] == 1560
     assert out["bytes_per_latent_frame"] == 2 * 30 * 1560 * 1536 * 2
     policies = out["policies"]
-    assert all(p["arithmetic_check"] for n, p in policies.items() if n != "echo_forcing")
+    assert all(p["arithmetic_check"] for n, p in policies.items() if not n.startswith("echo_forcing"))
+    # 8-bit ring and pool: under the rolling window's bytes, about half the bf16 figure
+    fp8 = policies["echo_forcing_fp8"]["bytes"]
+    assert fp8 <= policies["self_forcing_window"]["bytes"] and 0.5 < fp8 / policies["echo_forcing"]["bytes"] < 0.55
     assert policies["self_forcing_window"]["GB"] == pytest.approx(6.04, abs=0.01)
     assert policies["longlive_recache"]["GB"] == pytest.approx(3.45, abs=0.01)
     assert policies["echo_forcing"]["fraction_of_released_code"] <= 0.40
@@ -44,20 +47,44 @@ def test_peak_meter_sees_a_touched_allocation_and_not_an_untouched_one():
 
 
 @torch.no_grad()
-def test_policy_timing_reports_every_policy_with_ratios_and_peaks():
+def test_policy_timing_reports_every_policy_with_paired_ratios_and_peaks():
     model = tiny_model(tiny_config(layers=1, dim=24))
-    out = policy_timing.measure(model, width=32, height=32, blocks=9, solo_blocks=9)
+    lines = []
+    out = policy_timing.measure(model, width=32, height=32, rounds=3, first_block_runs=2,
+                                say=lambda stage, msg: lines.append((stage, msg)))
     assert set(out) == set(policy_timing.POLICIES)
-    assert out["self_forcing_window"]["ratio_to_rolling_window"] == 1.0
+    base = out["self_forcing_window"]
+    assert base["ratio_to_rolling_window"] == 1.0 and base["ratio_spread"] is None
+    assert base["timed_blocks"] == 1 + 3 * (len(policy_timing.POLICIES) - 1)  # B p1 B p2 B ... per round
     for name, entry in out.items():
         assert entry["finite"] and entry["per_block_s"] > 0 and entry["time_to_first_block_s"] > 0, name
         assert entry["pixel_fps"] == pytest.approx(12 / entry["per_block_s"], rel=0.01)
         assert entry["peak_bytes_above_start"] >= 0 and entry["cache_bytes"] > 0
-    with pytest.raises(ValueError, match="steady state"):
-        policy_timing.measure(model, width=32, height=32, blocks=8)
+        if name != "self_forcing_window":
+            spread = entry["ratio_spread"]
+            assert entry["timed_blocks"] == 3 and spread["n"] == 6  # two adjacent pairs per block
+            assert spread["min"] <= spread["p25"] <= spread["median"] <= spread["p75"] <= spread["max"]
+            assert entry["ratio_to_rolling_window"] == spread["median"] and entry["ratio_clock"] == "process_cpu"
+            assert entry["ratio_wall_spread"]["n"] == 6 and entry["ratio_wall"] == entry["ratio_wall_spread"]["median"]
+        assert 0 < entry["per_block_cpu_s"]
+    # progress: one line per solo policy and per round, while it runs
+    assert [s for s, _ in lines].count("solo") == len(policy_timing.POLICIES)
+    assert [m for s, m in lines if s == "paired"][-1].startswith("round 3/3 (process_cpu time ratios so far): ")
+    with pytest.raises(ValueError, match="paired round"):
+        policy_timing.measure(model, width=32, height=32, rounds=0)
     # what the CUDA pre-check estimates on the meta device is what the streams really held
-    needed = policy_timing.cache_bytes_needed(model, policy_timing.POLICIES, width=32, height=32, total_frames=27)
+    needed = policy_timing.cache_bytes_needed(model, policy_timing.POLICIES, width=32, height=32,
+                                              total_frames=policy_timing.frames_needed(3))
     assert needed == {name: entry["cache_bytes"] for name, entry in out.items()}
+
+
+def test_quantiles_of_pair_ratios():
+    from progress import quantiles
+    q = quantiles([float(x) for x in range(1, 12)])  # 1..11
+    assert q["median"] == 6 and q["p25"] == 3.5 and q["p75"] == 8.5 and q["iqr"] == 5
+    assert q["p10"] == 2 and q["p90"] == 10 and q["n"] == 11 and (q["min"], q["max"]) == (1, 11)
+    with pytest.raises(ValueError):
+        quantiles([])
 
 
 def test_cache_bytes_are_flat_against_length_and_the_full_cache_is_not():
@@ -70,16 +97,24 @@ def test_cache_bytes_are_flat_against_length_and_the_full_cache_is_not():
     assert length_bytes.blocks_for_minutes(60) == 4800  # 14,400 latent frames
 
 
-def test_suite_entry_point_writes_json_and_prints_a_table(tmp_path, capsys):
+def test_suite_entry_point_writes_json_prints_progress_and_a_table(tmp_path, capsys):
     out = tmp_path / "suite.json"
-    result = suite.main(["--quick", "--blocks", "9", "--minutes", "0.25", "0.5", "--no-fidelity", "--out", str(out)])
-    partial = suite.main(["--quick", "--blocks", "9", "--minutes", "0.25", "--no-fidelity", "--no-save",
+    result = suite.main(["--quick", "--rounds", "1", "--minutes", "0.25", "0.5", "--no-fidelity", "--out", str(out)])
+    partial = suite.main(["--quick", "--rounds", "1", "--minutes", "0.25", "--no-fidelity", "--no-save",
                           "--policies", "echo_forcing", "infinity_rope"])
-    assert set(partial["policies"]) == {"echo_forcing", "infinity_rope"}
-    assert partial["policies"]["echo_forcing"]["ratio_to_rolling_window"] is None
+    # the baseline is always timed: every ratio is against it
+    assert set(partial["policies"]) == {"self_forcing_window", "echo_forcing", "infinity_rope"}
+    assert partial["policies"]["echo_forcing"]["ratio_spread"]["n"] == 2
     saved = json.loads(out.read_text())
     assert saved["policies"].keys() == result["policies"].keys() == set(policy_timing.POLICIES)
     assert saved["against_length"]["flat"]["echo_forcing"]
+    m = saved["machine"]
+    assert m["start"]["torch_threads"] == 1 and m["start"]["cpu_count"] >= 1
+    assert len(m["start"]["load_average"]) == 3 and {"solo", "paired", "length"} <= set(m["load_1min_by_stage"])
     err = capsys.readouterr().err
-    assert "echo_forcing" in err and "ms/block" in err and "% of the released code" in err
-    assert suite.default_path(saved, torch.device("cpu")).name.endswith("-suite-cpu-quick.json")
+    assert "] paired: round 1/1 (process_cpu time ratios so far): " in err and "] length: 0.25 min" in err  # progress as it goes
+    assert "echo_forcing" in err and "ms/block" in err and "% of the released code" in err and "load average" in err
+    name = suite.default_path(saved, torch.device("cpu")).name
+    assert name.startswith(saved["date"]) and name.endswith("-suite-cpu-quick.json")
+    with pytest.raises(SystemExit):
+        suite.main(["--quick", "--long", "--no-save"])

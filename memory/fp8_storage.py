@@ -1,0 +1,148 @@
+"""Echo-Forcing storage in 8-bit floating point: the ring and the anchor pool as float8 e4m3 with one
+float32 scale per token and head, dequantised into the per-layer work buffer.
+
+Each stored key/value vector (head_dim numbers of one token in one head) is divided by its own scale,
+amax / 448 (e4m3's largest finite value), and rounded to e4m3: 3 mantissa bits, a relative rounding
+error of at most 1/16 per number, the vector's largest entry kept exactly in range. Stored: 1 byte per
+number plus 4 bytes per 128 numbers (Wan's head_dim), instead of 2 in bf16. The block being generated
+is never rounded: its exact K/V go straight into the work buffer, after the dequantised history; only
+what is kept for later blocks (ring, pool) is stored in 8 bits. The context is therefore always
+assembled in the work buffer (one layer's window in the model's dtype), growth phase included.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..engine.layout import ANCHOR, RING, BlockLayout
+from ..engine.memory_api import CacheGeometry
+from ..engine.state import copy_into, require
+from ..engine.errors import EchoError
+from .echo_storage import EchoStorage
+
+FP8 = torch.float8_e4m3fn
+FP8_MAX = 448.0  # largest finite e4m3fn value
+SCALED = ("ring_k", "ring_v", "pool_k", "pool_v")
+
+
+def quantize(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x [..., D] -> (e4m3 [..., D], float32 scale [...]) with x ~= e4m3 * scale per vector."""
+    xf = x.float()
+    scale = xf.abs().amax(dim=-1).clamp(min=1e-12) / FP8_MAX
+    return (xf / scale[..., None]).to(FP8), scale
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return (q.float() * scale[..., None]).to(dtype)
+
+
+class Fp8EchoStorage(EchoStorage):
+    def __init__(self, geometry: CacheGeometry, window: int, anchor_frames: int):
+        g = geometry
+        self.t, self.window, self.anchor_frames, self.dtype = g.frame_tokens, window, anchor_frames, g.dtype
+        L, B, H, D = g.num_layers, g.batch, g.num_heads, g.head_dim
+        store = lambda n: torch.zeros((L, B, n * self.t, H, D), dtype=FP8, device=g.device)  # noqa: E731
+        scales = lambda n: torch.zeros((L, B, n * self.t, H), dtype=torch.float32, device=g.device)  # noqa: E731
+        self.ring_k, self.ring_v = store(window), store(window)
+        self.pool_k, self.pool_v = store(anchor_frames), store(anchor_frames)
+        self.scale = {"ring_k": scales(window), "ring_v": scales(window), "pool_k": scales(anchor_frames),
+                      "pool_v": scales(anchor_frames)}
+        self.work_k = torch.zeros((B, window * self.t, H, D), dtype=g.dtype, device=g.device)
+        self.work_v = torch.zeros_like(self.work_k)
+
+    # ------------------------------------------------------------------ 8-bit reads and writes
+    # i: a layer, or slice(None) for every layer; where: token positions. Stores are [L, B, N, H, D],
+    # scales [L, B, N, H], so one index serves both.
+    def _put(self, name: str, i, where: slice, x: torch.Tensor) -> None:
+        q, s = quantize(x)
+        getattr(self, name)[i, :, where] = q
+        self.scale[name][i, :, where] = s
+
+    def _get(self, name: str, i, where: slice) -> torch.Tensor:
+        return dequantize(getattr(self, name)[i, :, where], self.scale[name][i, :, where], self.dtype)
+
+    def _frame(self, f: int) -> slice:
+        return slice(f * self.t, (f + 1) * self.t)
+
+    def ring_keys(self, i: int, start: int = 0, end: int | None = None) -> torch.Tensor:
+        return self._get("ring_k", i, slice(start, end))
+
+    def frames(self, slots):
+        """Whole ring frames of every layer, dequantised (copies)."""
+        every = slice(None)
+        return ([self._get("ring_k", every, self._frame(s)) for s in slots],
+                [self._get("ring_v", every, self._frame(s)) for s in slots])
+
+    def stage_old(self, keys, values) -> None:
+        o, every = len(keys), slice(None)
+        for j, (sk, sv) in enumerate(zip(keys, values)):
+            where = self._frame(self.window - o + j)
+            self._put("ring_k", every, where, sk)
+            self._put("ring_v", every, where, sv)
+
+    def pool_frames(self, frames):
+        every = slice(None)
+        return (torch.stack([self._get("pool_k", every, self._frame(f)) for f in frames], dim=1),
+                torch.stack([self._get("pool_v", every, self._frame(f)) for f in frames], dim=1))
+
+    # ------------------------------------------------------------------ per layer
+    def growth_context(self, i: int, k, v, scene_frames: int, old_frames: int):
+        """[staged old memory | the scene's frames] dequantised, then the block's exact K/V; the block is
+        also stored (8-bit) in its ring slots, as the bf16 storage does."""
+        t, o, n = self.t, old_frames, k.shape[1]
+        end = scene_frames * t + n
+        self._put("ring_k", i, slice(end - n, end), k)
+        self._put("ring_v", i, slice(end - n, end), v)
+        staged = slice((self.window - o) * t, self.window * t)
+        for work, name, new in ((self.work_k, "ring_k", k), (self.work_v, "ring_v", v)):
+            if o:
+                work[:, :o * t] = self._get(name, i, staged)
+            work[:, o * t:o * t + end - n] = self._get(name, i, slice(0, end - n))
+            work[:, o * t + end - n:o * t + end] = new
+        return self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
+
+    def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v, compressed_frames: int):
+        t = self.t
+        a_end = self.anchor_frames * t
+        c_end = a_end + compressed_frames * t
+        for work, ring, pool, new in ((self.work_k, "ring_k", "pool_k", k), (self.work_v, "ring_v", "pool_v", v)):
+            for at, source in enumerate(layout.sources):  # whole frames: anchors and recent
+                if source.kind in (ANCHOR, RING):
+                    work[:, at * t:(at + 1) * t] = self._get(pool if source.kind == ANCHOR else ring, i,
+                                                             self._frame(source.index))
+            store, scale = getattr(self, ring)[i], self.scale[ring][i]
+            if selected.dim() == 2:  # per-sample selection
+                for b in range(len(selected)):
+                    work[b, a_end:c_end] = dequantize(store[b].index_select(0, selected[b]),
+                                                      scale[b].index_select(0, selected[b]), self.dtype)
+            else:
+                work[:, a_end:c_end] = dequantize(store.index_select(1, selected), scale.index_select(1, selected),
+                                                  self.dtype)
+            work[:, -new.shape[1]:] = new
+        return self.work_k, self.work_v
+
+    def commit_ring(self, i: int, slots, k, v) -> None:
+        t = self.t
+        for j, slot in enumerate(slots):
+            self._put("ring_k", i, self._frame(slot), k[:, j * t:(j + 1) * t])
+            self._put("ring_v", i, self._frame(slot), v[:, j * t:(j + 1) * t])
+
+    def commit_pool(self, i: int, first_frame: int, frames: int, k, v) -> None:
+        t, n = self.t, first_frame
+        self._put("pool_k", i, slice(n * t, (n + frames) * t), k[:, :frames * t])
+        self._put("pool_v", i, slice(n * t, (n + frames) * t), v[:, :frames * t])
+
+    # ------------------------------------------------------------------ bookkeeping
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {**super().tensors(), **{f"{n}_scale": s for n, s in self.scale.items()}}
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), **{f"{n}_scale": s for n, s in self.scale.items()}}
+
+    def load_state_dict(self, state: dict, owner: str) -> None:
+        require(state, [f"{n}_scale" for n in SCALED], owner + " (8-bit storage)")
+        for name in SCALED:
+            if state[name].dtype != FP8:
+                raise EchoError(f"{owner} state: {name} is {state[name].dtype}, not 8-bit; it was saved with "
+                                f"kv_storage='model': load it with that setting")
+            copy_into(getattr(self, name), state[name], name, owner)
+            copy_into(self.scale[name], state[f"{name}_scale"], f"{name}_scale", owner)
