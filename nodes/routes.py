@@ -8,15 +8,19 @@
     POST   /echo_stream/live/{session}/stop       end the run at the next block boundary, keeping it
     DELETE /echo_stream/live/{session}/queue      drop the waiting commands
     GET    /echo_stream/sessions/{session}/script the session's timeline as Scene Script text
+    GET    /echo_stream/sessions/{session}/video  the session's whole video file (MP4, Range requests for seeking)
 
 Routes act only on sessions of this server's registry: an unknown name is 404, a session without a
 live run is 409, a bad body is 400; every error is JSON {"error": message}. Nothing a client sends is
-used as a path. aiohttp is imported only when the routes are built (ComfyUI ships it).
+used as a path: the video route finds the file name in the session's own decode state and serves it
+from the pack's video folder only. aiohttp is imported only when the routes are built (ComfyUI ships it).
 """
 from __future__ import annotations
 
 import json
 import logging
+import pathlib
+from typing import Callable
 
 from ..engine.errors import EchoError
 from ..runtime.registry import SESSIONS, Parked, SessionRegistry
@@ -42,8 +46,35 @@ def _timeline(entry) -> list[dict]:
     return entry.timeline()
 
 
-def route_table(sessions: SessionRegistry = SESSIONS, live: LiveChannels = LIVE, rewind: RewindStore = REWIND):
-    """(method, path, handler) of every route, bound to these registries (tests pass their own)."""
+def session_video_name(entry) -> str | None:
+    """The bare file name of a session's video (live or parked), or None when it decodes no video."""
+    if entry is None:
+        return None
+    if isinstance(entry, Parked):
+        decode = entry.state.meta["session"].get("video_decode")
+        return decode.get("video") if isinstance(decode, dict) else None
+    decode = getattr(entry, "video_decode", None)
+    return None if decode is None else decode.video_name
+
+
+def video_file(folder: str | pathlib.Path, name: str | None) -> pathlib.Path | None:
+    """`folder/name` when `name` is a plain file name of a file that exists there, else None."""
+    if not isinstance(name, str) or not name or pathlib.PurePath(name).name != name or name.startswith("."):
+        return None
+    base = pathlib.Path(folder).resolve()
+    path = (base / name).resolve()
+    return path if path.parent == base and path.is_file() else None
+
+
+def _default_video_folder() -> str:
+    from .stream_video import video_folder
+    return video_folder()
+
+
+def route_table(sessions: SessionRegistry = SESSIONS, live: LiveChannels = LIVE, rewind: RewindStore = REWIND,
+                video_folder: Callable[[], str] = _default_video_folder):
+    """(method, path, handler) of every route, bound to these registries and the session videos'
+    folder (tests pass their own)."""
     from aiohttp import web
 
     def reply(handler):
@@ -135,6 +166,18 @@ def route_table(sessions: SessionRegistry = SESSIONS, live: LiveChannels = LIVE,
         except EchoError as err:
             raise HttpError(409, str(err)) from None
 
+    async def video(request):
+        """The session's video as a file response: aiohttp answers Range requests, so a player seeks."""
+        try:
+            name = session_name(request)
+            path = video_file(video_folder(), session_video_name(sessions.peek(name)))
+            if path is None:
+                raise HttpError(404, f"session {name!r} has no video yet; connect a vae to the Streaming Sampler "
+                                     "to decode its blocks to a video")
+        except HttpError as err:
+            return web.json_response({"error": str(err)}, status=err.status)
+        return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Cache-Control": "no-cache"})
+
     def stop_parse(body):
         if body not in ({}, None):
             raise BadCommand("stop takes no body")
@@ -148,6 +191,7 @@ def route_table(sessions: SessionRegistry = SESSIONS, live: LiveChannels = LIVE,
         ("POST", f"{PREFIX}/live/{{session}}/stop", reply(submit(stop_parse))),
         ("DELETE", f"{PREFIX}/live/{{session}}/queue", reply(clear)),
         ("GET", f"{PREFIX}/sessions/{{session}}/script", reply(script)),
+        ("GET", f"{PREFIX}/sessions/{{session}}/video", video),
     ]
 
 

@@ -61,9 +61,21 @@ class RunEvents:
             "frames_per_block": self.session.spec.frames_per_block, "fps": FPS,
             "frames_per_image": VAE_TEMPORAL_STRIDE, "scenes": scenes,
         }
+        payload["video"] = self.video()
         if message is not None:
             payload["message"] = message
         return payload
+
+    def video(self) -> dict | None:
+        """What the session video holds, or None without one: `latent_frames` decoded into it (4T - 3
+        video frames) from session-wide latent frame `first_image` on. The file itself is served at
+        /echo_stream/sessions/{session}/video (nodes/routes.py)."""
+        decode = self.session.video_decode
+        if decode is None or decode.latent_frames <= 0:
+            return None
+        waiting = sum(block.shape[2] for block in decode.pending)
+        made = self.session.blocks_done * self.session.spec.frames_per_block
+        return {"latent_frames": decode.latent_frames, "first_image": max(0, made - waiting - decode.latent_frames)}
 
     def block_event(self, report: BlockReport, decoded=None) -> dict:
         """`decoded`: the block's frames from the VAE ([k, H, W, 3] in [0, 1], one per latent), shown

@@ -4,9 +4,12 @@ by each queue run's frames, and its VIDEO output goes to core's Save Video.
 Optional, like test_comfyui_integration.py (whose server helpers it uses): runs only with COMFYUI_PATH
 (and COMFYUI_PYTHON, ComfyUI's interpreter, which also writes the tiny core-layout VAE file).
 """
+import json
 import os
 import pathlib
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -73,6 +76,19 @@ def test_two_queue_runs_grow_one_session_video(comfy):
     assert_success(second)
     assert list((comfy.base / "output" / "echo_stream").glob("vid_*.mp4")) == videos
     assert frames_in(videos[0]) == 4 * 15 - 3  # one video: grown by run 2's 36 frames, no restart
+    # The widget's Final view loads the whole session video through the pack's route, Range included.
+    data = videos[0].read_bytes()
+    for prefix in ("", "/api"):
+        with urllib.request.urlopen(comfy.url + prefix + "/echo_stream/sessions/vid/video?run=x") as response:
+            assert response.status == 200 and response.read() == data
+    ranged = urllib.request.Request(comfy.url + "/api/echo_stream/sessions/vid/video", headers={"Range": "bytes=10-29"})
+    with urllib.request.urlopen(ranged) as response:
+        assert response.status == 206 and response.read() == data[10:30]
+    try:
+        urllib.request.urlopen(comfy.url + "/api/echo_stream/sessions/nobody/video")
+        raise AssertionError("an unknown session must be 404")
+    except urllib.error.HTTPError as err:
+        assert err.code == 404 and "no session named 'nobody'" in json.loads(err.read())["error"]
     saved = sorted((comfy.base / "output" / "echo_video").glob("continue*"))
     assert len(saved) == 1 and frames_in(saved[0]) == 4 * 15 - 3  # core's Save Video took the VIDEO output
     share = [line for line in comfy.log().splitlines() if "decoding 3 blocks into" in line]

@@ -153,6 +153,15 @@ def test_run_end_and_the_final_file(summary):
     assert summary["checks"]["originalOnExecutedCalled"] == 1, "the node's own onExecuted still runs"
 
 
+def test_the_final_view_plays_the_session_video_and_the_bar_scrubs_it(summary):
+    video = summary["sessionVideo"]
+    assert video["view"] == "final" and video["finalEnabled"] and video["finalSrc"] is None
+    assert video["finalVideoSrc"] == "/api/echo_stream/sessions/other/video?run=b1-6"
+    # Half of the 21-frame bar is timeline frame 10: the middle of video frame 10 at 16 fps.
+    assert abs(video["currentTime"] - 10.5 / 16) < 1e-6, video
+    assert video["headLeft"] == f"{100 * 10 / 21:.3f}%"
+
+
 def test_two_runs_of_a_continued_session_form_one_timeline(summary):
     live = summary["live"]
     palette = _palette()

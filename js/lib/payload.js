@@ -5,6 +5,8 @@
 // first bad field. Nothing here throws: the handlers run inside ComfyUI's websocket dispatch, and
 // one malformed event must not break it.
 
+import { parseVideoField } from "./session_video.js";
+
 export const PAYLOAD_VERSION = 1;
 export const RUN_PHASES = Object.freeze(["start", "end", "interrupted", "error"]);
 
@@ -130,6 +132,12 @@ export const parseRunEvent = guard((d) => {
     if (typeof d.message !== "string") fail("message", "expected a string");
     message = d.message;
   }
+  let video;
+  try {
+    video = parseVideoField(d.video);
+  } catch (e) {
+    fail("video", e.message.replace(/^video: /, ""));
+  }
   return {
     ...base,
     phase,
@@ -142,6 +150,7 @@ export const parseRunEvent = guard((d) => {
     frames_per_image: count(d, "frames_per_image", 1),
     scenes,
     message,
+    video,
   };
 });
 

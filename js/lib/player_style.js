@@ -14,7 +14,7 @@ const CSS = `
 .echo-pv * { box-sizing: border-box; }
 .echo-pv-screen { position: relative; flex: 1 1 auto; min-height: 110px; overflow: hidden;
   background: #0c0c0c; border: 1px solid var(--border-color, #3a3a3a); border-radius: 6px; }
-.echo-pv-screen img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; }
+.echo-pv-screen img, .echo-pv-screen video { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; }
 .echo-pv-screen img[hidden], .echo-pv [hidden] { display: none !important; }
 .echo-pv-empty { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
   color: var(--descrip-text, #888); font-size: 12px; text-align: center; padding: 8px; }

@@ -13,6 +13,7 @@ import { LEGEND, transitionColor, sceneTitle } from "./palette.js";
 import { formatClock, statusParts } from "./format.js";
 import { viewPath } from "./payload.js";
 import { MIN_HEIGHT, ensureStyle } from "./player_style.js";
+import { SessionVideoMap, sessionVideoPath } from "./session_video.js";
 
 export { MIN_HEIGHT };
 
@@ -64,6 +65,7 @@ export class PlayerWidget {
     this.playhead = new Playhead();
     this.view = "frames"; // frames | final
     this.final = null; // {filename, subfolder, type, url}
+    this.sessionVideo = null; // {url, map}: the session's whole video, preferred by the Final view
     this.shownSrc = null;
     this.drawnVersion = -1;
     this.drawnExtent = -1;
@@ -87,6 +89,11 @@ export class PlayerWidget {
     this.finalImg = el(doc, "img", "echo-pv-final");
     this.finalImg.alt = "final video";
     this.finalImg.hidden = true;
+    this.finalVideo = el(doc, "video", "echo-pv-final-video");
+    Object.assign(this.finalVideo, { hidden: true, muted: true, playsInline: true, preload: "metadata" });
+    for (const e of ["timeupdate", "seeked", "play", "pause", "loadedmetadata"]) {
+      this.finalVideo.addEventListener(e, () => this.throttle.request());
+    }
     this.empty = el(doc, "div", "echo-pv-empty", "Waiting for the sampler's first block\u2026");
     this.badge = el(doc, "div", "echo-pv-badge");
     this.chip = el(doc, "div", "echo-pv-chip");
@@ -94,7 +101,7 @@ export class PlayerWidget {
     this.chipText = el(doc, "span");
     this.chip.append(this.chipDot, this.chipText);
     this.clock = el(doc, "div", "echo-pv-clock");
-    screen.append(this.frameImg, this.finalImg, this.empty, this.badge, this.chip, this.clock);
+    screen.append(this.frameImg, this.finalImg, this.finalVideo, this.empty, this.badge, this.chip, this.clock);
 
     const controls = el(doc, "div", "echo-pv-row");
     this.playBtn = el(doc, "button", "echo-pv-btn echo-pv-play");
@@ -189,6 +196,14 @@ export class PlayerWidget {
     const { reset, truncateFromBlock } = this.timeline.applyRun(ev);
     if (reset) this.resetMedia();
     if (truncateFromBlock !== null) this.store.truncateFrom(this.timeline.firstImageOfBlock(truncateFromBlock));
+    if (ev.video) {
+      const tl = this.timeline;
+      this.sessionVideo = {
+        url: this.apiURL(sessionVideoPath(ev.session, `${ev.run}-${ev.video.latent_frames}`)), // busts the cache as it grows
+        map: new SessionVideoMap({ latentFrames: ev.video.latent_frames, firstImage: ev.video.first_image,
+                                   framesPerImage: tl.framesPerImage, fps: tl.fps }),
+      };
+    }
     if (ev.phase === "start") this.view = "frames";
     this.changed();
   }
@@ -210,7 +225,18 @@ export class PlayerWidget {
     this.store.clear();
     this.playhead = new Playhead({ fps: this.timeline.fps });
     this.final = null;
+    this.sessionVideo = null;
+    this.finalVideo.pause?.();
+    this.finalVideo.removeAttribute("src");
     this.view = "frames";
+  }
+
+  get finalAvailable() {
+    return !!(this.sessionVideo || this.final);
+  }
+
+  get showingVideo() {
+    return this.view === "final" && !!this.sessionVideo;
   }
 
   changed() {
@@ -221,6 +247,12 @@ export class PlayerWidget {
   // --- user actions ---------------------------------------------------------------------------
 
   togglePlay() {
+    if (this.showingVideo) {
+      if (this.finalVideo.paused) this.finalVideo.play?.()?.catch?.(() => {});
+      else this.finalVideo.pause();
+      this.throttle.flush();
+      return;
+    }
     const tl = this.timeline;
     this.playhead.toggle(this.now(), tl.generatedVideoFrames, this.finished);
     if (this.view === "final") this.view = "frames";
@@ -234,7 +266,7 @@ export class PlayerWidget {
   }
 
   setView(view) {
-    if (view === "final" && !this.final) return;
+    if (view === "final" && !this.finalAvailable) return;
     this.view = view;
     this.throttle.flush();
   }
@@ -244,6 +276,11 @@ export class PlayerWidget {
     const tl = this.timeline;
     const v = Math.floor(Math.max(0, Math.min(1, x)) * tl.extentVideoFrames);
     this.playhead.seek(v, this.now(), tl.generatedVideoFrames);
+    if (this.showingVideo) {
+      this.finalVideo.currentTime = this.sessionVideo.map.videoTimeOf(v); // the bar scrubs the whole file
+      this.throttle.flush();
+      return;
+    }
     if (this.view === "final") this.view = "frames";
     this.throttle.flush();
   }
@@ -261,6 +298,11 @@ export class PlayerWidget {
     const tl = this.timeline;
     const now = this.now();
     this.playhead.setFps(tl.fps, now);
+    if (this.showingVideo) {
+      // The video is the clock: the playhead follows its time, mapped onto the scene timeline.
+      this.playhead.mode = "pause";
+      this.playhead.position = this.sessionVideo.map.timelineFrameOf(this.finalVideo.currentTime || 0);
+    }
     this.playhead.update(now, tl.generatedVideoFrames, this.finished);
     const v = this.playhead.frame;
 
@@ -275,21 +317,26 @@ export class PlayerWidget {
     this.phase.dataset.phase = tl.phase;
 
     // Playing needs a redraw every frame until it pauses itself.
-    if (this.playhead.mode === "play") this.throttle.request();
+    if (this.playhead.mode === "play" || (this.showingVideo && !this.finalVideo.paused)) this.throttle.request();
   }
 
   drawScreen(v) {
     const tl = this.timeline;
-    const showFinal = this.view === "final" && this.final;
+    const showFinal = this.view === "final" && this.finalAvailable;
+    const showVideo = this.showingVideo;
     const hit = this.store.nearest(tl.imageOfVideoFrame(v));
-    if (showFinal) {
+    if (showVideo) {
+      if (this.finalVideo.getAttribute("src") !== this.sessionVideo.url) this.finalVideo.src = this.sessionVideo.url;
+    } else if (showFinal) {
       if (this.finalImg.getAttribute("src") !== this.final.url) this.finalImg.src = this.final.url;
     } else if (hit && hit.src !== this.shownSrc) {
       this.frameImg.src = hit.src;
       this.shownSrc = hit.src;
     }
     this.shownFrame = hit ? hit.frame : null;
-    this.finalImg.hidden = !showFinal;
+    this.finalImg.hidden = !showFinal || showVideo;
+    this.finalVideo.hidden = !showVideo;
+    if (!showVideo && !this.finalVideo.paused) this.finalVideo.pause();
     this.frameImg.hidden = showFinal || !hit;
     this.empty.hidden = showFinal || !!hit;
     if (!hit && tl.phase !== "idle") setText(this.empty, "No preview frames received yet");
@@ -305,7 +352,7 @@ export class PlayerWidget {
       setText(this.chipText, `${sceneTitle(scene)} \u00b7 ${scene.transition}`);
     }
     setText(this.clock, `${formatClock(tl.secondsOfVideoFrame(v))} \u00b7 block ${tl.blockOfVideoFrame(v)}`);
-    this.clock.hidden = showFinal || !hit;
+    this.clock.hidden = (showFinal && !showVideo) || (!hit && !showVideo);
   }
 
   drawControls(v) {
@@ -318,8 +365,9 @@ export class PlayerWidget {
     this.liveBtn.setAttribute("aria-pressed", String(this.playhead.mode === "live" && this.view === "frames"));
     this.framesBtn.setAttribute("aria-pressed", String(this.view === "frames"));
     this.finalBtn.setAttribute("aria-pressed", String(this.view === "final"));
-    this.finalBtn.disabled = !this.final;
-    this.finalBtn.title = this.final ? `Saved video: ${this.final.filename}` : "Available when the run has finished";
+    this.finalBtn.disabled = !this.finalAvailable;
+    this.finalBtn.title = this.sessionVideo ? "The session's whole video (from the server)"
+      : this.final ? `Saved video: ${this.final.filename}` : "Available when the run has finished";
     setText(this.time, `${formatClock(tl.secondsOfVideoFrame(v))} / ${formatClock(tl.secondsOfVideoFrame(tl.generatedVideoFrames))}`);
   }
 
@@ -381,6 +429,7 @@ export class PlayerWidget {
       shownFrame: this.shownFrame,
       finalSrc: this.finalImg.hidden ? null : this.finalImg.getAttribute("src"),
       finalEnabled: !this.finalBtn.disabled,
+      finalVideoSrc: this.finalVideo.hidden ? null : this.finalVideo.getAttribute("src"),
       pendingLeft: this.pending.hidden ? null : this.pending.style.left,
       headLeft: this.head.style.left,
       framesStored: this.store.size,

@@ -342,6 +342,20 @@ async function main() {
   summary.rebuilt = { newElementShown: after.widgets[0].element.isConnected, staleElementGone: !staleElement.isConnected,
                       shown: shown ? shown.echoPlayer.describe() : null };
 
+  // 8. The Final view plays the session's whole video from the server (nodes/routes.py), and the bar
+  // scrubs it: node 7's session "other" ends with a 6-latent video (21 frames).
+  api.deliver("echo_stream.run", { version: 1, node: "7", session: "other", run: "b1", phase: "end", continued: false,
+    first_block: 0, run_blocks: 2, total_blocks: 2, frames_per_block: 3, fps: 16, frames_per_image: 4,
+    scenes: [{ index: 0, label: "desert", transition: "start", start_block: 0, blocks: 2 }],
+    video: { latent_frames: 6, first_image: 0 } });
+  await frames(2);
+  const elB = nodeB.widgets[0].element;
+  click(elB.querySelector(".echo-pv-view-final"));
+  await frames(1);
+  scrubTo(elB.querySelector(".echo-pv-track"), 0.5);
+  await frames(2);
+  summary.sessionVideo = { ...elB.echoPlayer.describe(), currentTime: elB.querySelector("video").currentTime };
+
   summary.sent = sent;
   summary.errors = errors;
   summary.warnings = warnings;
