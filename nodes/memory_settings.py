@@ -1,7 +1,7 @@
 """Scene Memory Settings: which KV memory policy the sampler uses, with optional overrides."""
 from __future__ import annotations
 
-from ..memory.config import DEFAULT_MODES, EchoConfig
+from ..memory.config import DEFAULT_MODES, KV_STORAGE, EchoConfig
 from ..memory.presets import BOUNDED
 from ..runtime.memory_choice import MemoryChoice
 from .types import CATEGORY, MEMORY_CONFIG
@@ -49,6 +49,11 @@ class EchoSceneMemorySettings:
             "recall_decay_max": _rate(recall.rate_max, "echo_forcing: decay range after a recall (upper bound)."),
             "pool_size": ("INT", {"default": DEFAULTS.pool_size, "min": 1, "max": 1024,
                                   "tooltip": "echo_forcing: past scenes kept for recall (oldest forgotten first)."}),
+            "kv_storage": (list(KV_STORAGE), {"default": DEFAULTS.kv_storage,
+                                              "tooltip": "echo_forcing: how the ring and anchor pool are stored. model = "
+                                                         "the model's dtype; fp8_e4m3 = 8-bit floats with a scale per "
+                                                         "token and head (about half the cache bytes of bf16, attention "
+                                                         "output ~0.5 % away, slower on CPU; see the README)."}),
             "window_frames": ("INT", {"default": 0, "min": 0, "max": 256,
                                       "tooltip": "Baselines: attention window in latent frames; 0 = the preset's "
                                                  "own (21 Self-Forcing, 12 LongLive, 6 infinity-RoPE)."}),
@@ -59,7 +64,8 @@ class EchoSceneMemorySettings:
     def settings(self, preset, anchor_frames=DEFAULTS.anchor_frames, compressed_frames=DEFAULTS.compressed_frames,
                  recent_frames=DEFAULTS.recent_frames, drift_lambda=DEFAULTS.drift_lambda,
                  smooth_decay_min=None, smooth_decay_max=None, recall_decay_min=None, recall_decay_max=None,
-                 pool_size=DEFAULTS.pool_size, window_frames=0, sink_frames=-1):
+                 pool_size=DEFAULTS.pool_size, window_frames=0, sink_frames=-1,
+                 kv_storage=DEFAULTS.kv_storage):
         if preset != "echo_forcing":
             options = {}
             if window_frames > 0:
@@ -69,7 +75,7 @@ class EchoSceneMemorySettings:
             return (MemoryChoice(preset, options),)
         options = {"anchor_frames": int(anchor_frames), "compressed_frames": int(compressed_frames),
                    "recent_frames": int(recent_frames), "drift_lambda": float(drift_lambda),
-                   "pool_size": int(pool_size)}
+                   "pool_size": int(pool_size), "kv_storage": kv_storage}
         options = {k: v for k, v in options.items() if v != getattr(DEFAULTS, k)}
         modes = {}
         for mode, low, high in (("smooth", smooth_decay_min, smooth_decay_max),

@@ -141,6 +141,10 @@ def test_memory_settings_node():
     tuned = call("EchoSceneMemorySettings", preset="echo_forcing", anchor_frames=9, smooth_decay_min=0.7)[0]
     assert tuned.options == {"anchor_frames": 9} and tuned.modes == {"smooth": {"rate_min": 0.7}}
     assert tuned.build().config.modes["smooth"].rate_min == 0.7
+    eight_bit = call("EchoSceneMemorySettings", preset="echo_forcing", kv_storage="fp8_e4m3")[0]
+    assert eight_bit.options == {"kv_storage": "fp8_e4m3"} and eight_bit.build().config.kv_storage == "fp8_e4m3"
+    with pytest.raises(EchoError, match="kv_storage"):
+        call("EchoSceneMemorySettings", preset="echo_forcing", kv_storage="int4")
     window = call("EchoSceneMemorySettings", preset="self_forcing_window", window_frames=12, sink_frames=3)[0]
     assert window.build().window_frames == 12
     with pytest.raises(EchoError, match="rate_min <= rate_max"):
