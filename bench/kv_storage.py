@@ -33,6 +33,7 @@ from echo_stream.memory.fp8_storage import dequantize, quantize
 from engine_bench import build_model
 from geometry_bytes import WAN_1_3B, geometry
 from progress import Progress, machine, quantiles
+from wrapped_policy import WrappedPolicy
 
 MODEL = WanConfig(dim=256, ffn_dim=512, num_heads=2, num_layers=4, text_dim=64, freq_dim=64, text_len=32)
 WIDTH, HEIGHT = 160, 96  # 10 x 6 tokens per latent frame; head_dim 128 as in Wan
@@ -67,35 +68,15 @@ def rounded(x: torch.Tensor, keep: int, how: str) -> torch.Tensor:
     return torch.cat([hist, x[:, x.shape[1] - keep:]], dim=1)
 
 
-class Probe(MemoryPolicy):
+class Probe(WrappedPolicy):
     """Wraps a policy; at each context call, the attention error of rounded histories."""
 
     def __init__(self, inner: MemoryPolicy):
-        self.inner = inner
+        super().__init__(inner)
         self.errors = {"fp8_vs_bf16": [], "bf16_vs_fp32": [], "fp8_vs_fp32": []}
 
-    def setup(self, g):
-        self.geometry = g
-        self.inner.setup(g)
-        self._layers = [ProbeLayer(self, i) for i in range(g.num_layers)]
-
-    def begin_block(self, event):
-        return self.inner.begin_block(event)
-
-    def end_block(self):
-        self.inner.end_block()
-
-    def layer(self, i):
-        return self._layers[i]
-
-    def tensors(self):
-        return self.inner.tensors()
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
+    def wrap_layer(self, index: int) -> LayerMemory:
+        return ProbeLayer(self, index)
 
 
 class ProbeLayer(LayerMemory):

@@ -27,6 +27,7 @@ from echo_stream.engine import (AttentionContext, BlockStreamer, LayerMemory, Me
                                 grid_positions, rolling_window)
 from echo_stream.engine.geometry import cache_geometry  # noqa: E402
 from echo_stream.engine.attention import attend_context  # noqa: E402
+from wrapped_policy import WrappedPolicy  # noqa: E402
 from echo_stream.memory import (BOUNDED, EchoConfig, EchoForcingMemory, InfinityRope, LongLiveRecache,  # noqa: E402
                                 make_memory)
 
@@ -86,38 +87,24 @@ def bytes_at_wan_1_3b() -> dict:
     return out
 
 
-class OracleProbe(MemoryPolicy):
+class OracleProbe(WrappedPolicy):
     """Wraps a policy; on every clean pass compares its attention output with attention over the
     full history (every committed frame at its true frame index)."""
 
     def __init__(self, inner: MemoryPolicy):
-        self.inner = inner
+        super().__init__(inner)
         self.errors: list[float] = []
 
     def setup(self, geometry):
-        self.geometry = geometry
-        self.inner.setup(geometry)
         self.past = [[] for _ in range(geometry.num_layers)]  # every committed block's K/V, per layer
-        self._layers = [_ProbeLayer(self, i) for i in range(geometry.num_layers)]
+        super().setup(geometry)
+
+    def wrap_layer(self, index: int) -> LayerMemory:
+        return _ProbeLayer(self, index)
 
     def begin_block(self, event):
         self.event = event
         return self.inner.begin_block(event)
-
-    def end_block(self):
-        self.inner.end_block()
-
-    def layer(self, i):
-        return self._layers[i]
-
-    def tensors(self):
-        return self.inner.tensors()
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
 
 
 class _ProbeLayer(LayerMemory):
