@@ -36,6 +36,15 @@ def comfy_dirs(tmp_path, monkeypatch):
         SESSIONS.free(name)
 
 
+@pytest.fixture
+def sent(monkeypatch):
+    """The live-preview events the sampler sends, as (name, payload)."""
+    events = []
+    monkeypatch.setattr(comfy, "send_event",
+                        lambda name, data: events.append((name, data() if callable(data) else data)) or True)
+    return events
+
+
 @pytest.fixture(scope="module")
 def model():
     return EchoModel("tiny", tiny_model(seed=5), 3)

@@ -7,18 +7,10 @@ from PIL import Image
 
 from echo_stream.nodes import comfy
 from echo_stream.runtime.events import PreviewThrottle
-from node_helpers import comfy_dirs, model, sample, script_of  # noqa: F401
+from node_helpers import comfy_dirs, model, sample, script_of, sent  # noqa: F401
 
 SCRIPT = [("EchoSceneStart", 1, 1.5, {"label": "beach"}), ("EchoHardCut", 2, 0.75, {}),
           ("EchoSceneRecall", 1, 1.5, {"target": "beach", "label": "back"})]
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    events = []
-    monkeypatch.setattr(comfy, "send_event",
-                        lambda name, data: events.append((name, data() if callable(data) else data)) or True)
-    return events
 
 
 def test_a_scripted_run_emits_start_blocks_end(comfy_dirs, model, sent):

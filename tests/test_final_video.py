@@ -8,7 +8,7 @@ import torch
 from echo_stream.nodes import comfy
 from echo_stream.runtime.video_sink import count_frames
 from echo_stream.vae import WanVAEDecoder
-from node_helpers import call, comfy_dirs, model, sample, script_of  # noqa: F401
+from node_helpers import call, comfy_dirs, model, sample, script_of, sent  # noqa: F401
 from tiny_vae import TINY_VAE
 
 pytest.importorskip("av", reason="PyAV writes the session video (test extra)")
@@ -19,14 +19,6 @@ pytest.importorskip("aiohttp")
 def vae():
     torch.manual_seed(0)
     return WanVAEDecoder(TINY_VAE).eval()
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    events = []
-    monkeypatch.setattr(comfy, "send_event",
-                        lambda name, data: events.append((name, data() if callable(data) else data)) or True)
-    return events
 
 
 def run(model, vae, seconds, mode="new", session="fv"):
