@@ -2,10 +2,8 @@
 import base64
 import io
 
-import pytest
 from PIL import Image
 
-from echo_stream.nodes import comfy
 from echo_stream.runtime.events import PreviewThrottle
 from node_helpers import comfy_dirs, model, sample, script_of, sent  # noqa: F401
 

@@ -5,7 +5,6 @@ import asyncio
 import pytest
 import torch
 
-from echo_stream.nodes import comfy
 from echo_stream.runtime.video_sink import count_frames
 from echo_stream.vae import WanVAEDecoder
 from node_helpers import call, comfy_dirs, model, sample, script_of, sent  # noqa: F401
