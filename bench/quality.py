@@ -23,6 +23,20 @@ share with a known chance level:
                      the scene's settled look (its second block's)
   category_match     share of blocks (after each scene's first) whose category reads as prompted
   clean_frames       share of blocks within 0.5 relative RMS of a clean world frame
+  sink<N>_snapback   sink collapse, on each one-scene run of N blocks, over its blocks after the first
+                     7 (21 frames: every window has rolled past the start by then): the share whose
+                     latent is nearer to the stream's first block than to the block before it
+  sink<N>_return     of those blocks whose look changed from the block before, the share whose new
+                     look is the stream's first look (block 0's or 1's); sink<N>_return_chance: what
+                     a change to a uniformly drawn other look would give (about 1/15 to 2/15)
+  tf_*               the teacher-forced lens (toyworld.rollout.teacher_forced) on the recall and
+                     smooth scripts: the memory holds the TRUE clip's blocks (written through the
+                     stream's clean pass instead of the generated ones) and each block is denoised
+                     from it; tf_look / tf_category: blocks inside a scene reading as the true look /
+                     category; tf_recall: a return's first block showing the returned scene's true
+                     look (tf_recall_pooled: pooled counts; chance 1/16); tf_carried: a smooth
+                     switch's first block keeping the true look; tf_cut_clean: a cut's first block
+                     showing another look than the true one before the cut
 
 Paired differences against echo_forcing (same seed, same script) are reported with their standard
 deviation over seeds; a difference is "within noise" when |mean| < 2 standard errors.
@@ -46,9 +60,10 @@ import loadpack  # noqa: F401
 from echo_stream.engine import full_cache, rolling_window
 from echo_stream.memory import make_memory
 from echo_stream.toyworld import CATEGORIES, Step
-from echo_stream.toyworld.evaluate import INSTANCE_CHANCE, block_measures, transition_outcomes
+from echo_stream.toyworld.evaluate import (INSTANCE_CHANCE, block_measures, sink_measures, teacher_forced_outcomes,
+                                           transition_outcomes)
 from echo_stream.toyworld.model import DEFAULT_MODEL, load_toy_model
-from echo_stream.toyworld.rollout import generate
+from echo_stream.toyworld.rollout import generate, teacher_forced
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL_CACHE_MAX_FRAMES = 400  # the full cache runs a script only when it holds at most this many frames
@@ -110,10 +125,20 @@ def measure_script(name: str, gen) -> dict:
         out["smooth_lag"] = _mean(o["lag_blocks"] for o in outcomes if o["transition"] == "smooth")
     else:
         out[name] = per_block["consistency"]
+        n = name.split("_")[-1]
+        for key, value in sink_measures(readings, gen.latent[0]).items():
+            out[f"sink{n}_{key}"] = value
     return out
 
 
-def run(model, seeds: int, scene_blocks: int, long_blocks: tuple[int, ...], policies, log=None) -> dict:
+def measure_teacher_forced(model, steps, memory, seed: int) -> dict:
+    """The teacher-forced lens on one script (one sample): tf_* measures."""
+    clip, pred = teacher_forced(model, steps, memory, seed=seed)
+    return {f"tf_{k}": v for k, v in teacher_forced_outcomes(clip, pred.readings[0]).items()}
+
+
+def run(model, seeds: int, scene_blocks: int, long_blocks: tuple[int, ...], policies, log=None,
+        teacher_forcing: bool = True) -> dict:
     plan = scripts(scene_blocks, long_blocks)
     rows, sheets = {}, {}
     for policy in policies:
@@ -133,6 +158,12 @@ def run(model, seeds: int, scene_blocks: int, long_blocks: tuple[int, ...], poli
                     sheets.setdefault(name, {})[policy] = gen
                 if log:
                     log(f"{policy:34s} seed {seed} {name:16s} {time.perf_counter() - started:6.1f} s")
+                if teacher_forcing and not name.startswith("consistency"):
+                    started = time.perf_counter()
+                    for key, value in measure_teacher_forced(model, steps, POLICIES[policy](frames), seed).items():
+                        acc.setdefault(key, []).append(value)
+                    if log:
+                        log(f"{policy:34s} seed {seed} {name + ' (tf)':16s} {time.perf_counter() - started:6.1f} s")
             rows[policy].append({k: sum(v) if k.endswith("_n") else _mean(v) for k, v in acc.items()})
     return {"per_seed": rows, "sheets": sheets}
 
@@ -157,16 +188,28 @@ def paired(per_seed: dict, baseline: str = BASELINE) -> dict:
         brought = sum(r.get("returns_needed_recalled_n", 0) for r in rows)
         out[policy]["recall_when_needed_pooled"] = {"mean": brought / needed if needed else None,
                                                     "recalled": brought, "needed": needed}
+        for key in [k for k in rows[0] if k.startswith("sink") and k.endswith("_returns_n")]:
+            changes = sum(r.get(key.replace("_returns_n", "_changes_n"), 0) for r in rows)
+            returns = sum(r.get(key, 0) for r in rows)
+            out[policy][key.replace("_returns_n", "_return_pooled")] = {
+                "mean": returns / changes if changes else None, "returns": returns, "changes": changes}
+        if any("tf_recall_n" in r for r in rows):
+            needed = sum(r.get("tf_recall_n", 0) for r in rows)
+            brought = sum(r.get("tf_recalled_n", 0) for r in rows)
+            out[policy]["tf_recall_pooled"] = {"mean": brought / needed if needed else None,
+                                               "recalled": brought, "needed": needed}
     return out
 
 
 MEASURES = ("recall_d1", "recall_d3", "recall_d10", "recall_needed", "recall_when_needed_pooled", "cut_clean", "smooth_carried", "smooth_lag", "consistency_100",
-            "category_match", "clean_frames")
+            "category_match", "clean_frames", "tf_look", "tf_category", "tf_recall_pooled", "tf_carried", "tf_cut_clean")
 
 
 def table(summary: dict) -> str:
     keys = [k for k in MEASURES if any(k in v for v in summary.values())]
     keys += sorted({k for v in summary.values() for k in v if k.startswith("consistency_") and k not in keys})
+    keys += sorted({k for v in summary.values() for k in v if k.startswith("sink") and not k.endswith("_n")
+                    and not k.endswith("_return")})  # the pooled share stands for the per-seed mean
     lines = ["| policy | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for policy, entries in summary.items():
         cells = []
@@ -178,6 +221,8 @@ def table(summary: dict) -> str:
             cell = f"{e['mean']:.2f}"
             if "needed" in e:
                 cell += f" ({e['recalled']}/{e['needed']})"
+            if "changes" in e:
+                cell += f" ({e['returns']}/{e['changes']})"
             if "diff_vs_" + BASELINE in e:
                 d = e["diff_vs_" + BASELINE]
                 cell += f" ({d:+.2f}{'' if e['within_noise'] is False else '~'})"
@@ -194,6 +239,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--long", type=int, nargs="*", default=[100], help="lengths of the one-scene consistency runs")
     ap.add_argument("--policies", nargs="+", choices=list(POLICIES), default=list(POLICIES))
     ap.add_argument("--out", type=Path, help="JSON path (default bench/results/<date>-quality-cpu.json)")
+    ap.add_argument("--no-teacher-forcing", action="store_true", help="skip the teacher-forced lens (tf_*)")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
     if BASELINE not in args.policies:
@@ -202,7 +248,7 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     model = load_toy_model(args.model)
     result = run(model, args.seeds, args.scene_blocks, tuple(args.long), args.policies,
-                 log=lambda s: print(s, file=sys.stderr, flush=True))
+                 log=lambda s: print(s, file=sys.stderr, flush=True), teacher_forcing=not args.no_teacher_forcing)
     summary = paired(result["per_seed"])
     record = {
         "benchmark": "quality", "date": datetime.date.today().isoformat(),

@@ -13,6 +13,7 @@ from typing import Generator
 import torch
 
 from .geometry import cache_geometry, latent_size  # noqa: F401  (latent_size: re-exported)
+from .errors import EchoError
 from .layout import BlockLayout
 from .memory_api import BlockEvent, MemoryPolicy, Recaching, recache_frames
 from .prompts import same_prompt
@@ -75,8 +76,13 @@ class BlockStreamer:
         return torch.full((self.batch, self.settings.frames_per_block), t, device=self.model.device)
 
     @torch.no_grad()
-    def next_block(self, conditioning: torch.Tensor, **event_fields) -> torch.Tensor:
+    def next_block(self, conditioning: torch.Tensor, *, commit: torch.Tensor | None = None,
+                   **event_fields) -> torch.Tensor:
         """Generate the next block [B, C, frames_per_block, H/8, W/8] under `conditioning`.
+
+        `commit` (teacher forcing): a block of the same shape written into memory by the clean pass
+        (and kept for re-caching) instead of the denoised one; the denoised block is still returned,
+        so a benchmark can show the model the true video and see what it predicts for each block.
 
         A conditioning that differs from the previous block's (`same_prompt`) counts as a prompt change;
         its cross-attention K/V are computed once here. `event_fields` (transition, scene_index,
@@ -104,15 +110,22 @@ class BlockStreamer:
             x0 = predict_x0(x, model.forward_block(x, self._timestep(t), self.text, memory, write=False), sigma)
             if i + 1 < len(timesteps):
                 x = renoise(x0, self._noise(), FlowSchedule.sigma(timesteps[i + 1]))
-        context = x0
+        written = x0 if commit is None else self._checked_commit(commit, x0)
+        context = written
         if self.settings.context_noise > 0:
-            context = renoise(x0, self._noise(), FlowSchedule.sigma(self.settings.context_noise))
+            context = renoise(written, self._noise(), FlowSchedule.sigma(self.settings.context_noise))
         model.forward_block(context, self._timestep(self.settings.context_noise), self.text, memory, write=True)
         memory.end_block()
         if recache_frames(memory):
-            self.recent_latents.extend(x0.unbind(2))
+            self.recent_latents.extend(written.unbind(2))
         self.block_index += 1
         return x0
+
+    def _checked_commit(self, commit: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        if tuple(commit.shape) != tuple(x0.shape):
+            raise EchoError(f"commit: a block to write must have the generated block's shape {tuple(x0.shape)}, "
+                            f"got {tuple(commit.shape)}")
+        return commit.to(x0.device, x0.dtype)
 
     def _recache(self, event: BlockEvent) -> None:
         """Run the newest clean frames again under the new prompt when the policy asks (LongLive)."""

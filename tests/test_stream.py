@@ -101,3 +101,26 @@ def test_pixel_frames_count_the_causal_first_frame_once():
     from echo_stream.engine.geometry import pixel_frames
 
     assert [pixel_frames(t) for t in (0, 1, 2, 21)] == [0, 1, 5, 81]  # Wan2.1: 81 pixel frames <-> 21 latent
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("context_noise", [0.0, 50.0])
+def test_committing_the_generated_block_equals_the_normal_path_and_another_block_changes_memory(context_noise):
+    """Teacher forcing (`next_block(commit=...)`): writing the block the normal path generated gives
+    exactly its latents; writing another block changes what the memory makes of later blocks."""
+    model, cond = tiny_model(), text(5)
+    settings = StreamSettings(context_noise=context_noise)
+
+    def streamer():
+        return BlockStreamer(model, rolling_window(6), seed=3, settings=settings, **SIZE)
+
+    normal = streamer()
+    made = [normal.next_block(cond) for _ in range(4)]
+    forced = streamer()
+    again = [forced.next_block(cond, commit=made[i].clone()) for i in range(4)]
+    assert all(torch.equal(a, b) for a, b in zip(made, again))
+    other = streamer()
+    shown = [other.next_block(cond, commit=torch.zeros_like(made[0])) for _ in range(4)]
+    assert torch.equal(shown[0], made[0]) and not torch.allclose(shown[1], made[1])
+    with pytest.raises(EchoError, match="shape"):
+        streamer().next_block(cond, commit=torch.zeros(1, 16, 2, 4, 6))

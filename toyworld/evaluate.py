@@ -6,7 +6,7 @@ is measured on its own (valid_motion): instance comparisons use the look, which 
 """
 from __future__ import annotations
 
-from .clips import Step
+from .clips import Clip, Step
 from .instances import NUM_CODES
 from .readback import BlockReading
 from .rollout import Generated, ScriptBlock
@@ -94,6 +94,51 @@ def transition_outcomes(blocks: list[ScriptBlock], readings: list[BlockReading],
             row["target_gone"] = before != target  # the look had changed, so only memory can bring it back
         first_block.setdefault(blk.scene, i)
         out.append(row)
+    return out
+
+
+def sink_measures(readings: list[BlockReading], latent, window: int = 7, frames_per_block: int = 3) -> dict:
+    """Sink collapse: does a long rollout snap back to its first frames? Over the blocks after the
+    first `window` (by then every window policy has rolled past its start):
+
+    snapback: blocks whose latent is nearer (mean square) to the stream's first block than to the
+    block before them; return: of the blocks whose look changed from the block before, those whose new
+    look is the stream's first look (block 0's or its settled block 1's), with return_chance the
+    share a change drawn uniformly from the other looks would give; returns_n / changes_n: counts."""
+    n = len(readings)
+    first_looks = {readings[0].look, readings[min(1, n - 1)].look}
+    block = [latent[:, k * frames_per_block:(k + 1) * frames_per_block] for k in range(n)]
+    after = range(min(window, n), n)
+    snap = [float((block[i] - block[0]).pow(2).mean()) < float((block[i] - block[i - 1]).pow(2).mean()) for i in after]
+    changes = [i for i in after if readings[i].look != readings[i - 1].look]
+    chance = [len(first_looks - {readings[i - 1].look}) / (1 / INSTANCE_CHANCE - 1) for i in changes]
+    returns = [readings[i].look in first_looks for i in changes]
+    return {"snapback": _share(snap), "return": _share(returns), "return_chance": _share(chance),
+            "returns_n": sum(returns), "changes_n": len(changes)}
+
+
+def teacher_forced_outcomes(clip: Clip, readings: list[BlockReading]) -> dict:
+    """The teacher-forced lens: `readings` are the model's denoised blocks when its memory holds the
+    true clip's blocks before each (rollout.teacher_forced). Per kind of block, the share that reads
+    as the truth: look (blocks inside a scene: the true look), category (same blocks), recall (a
+    return's first block: the returned scene's true look, over returns whose true previous look was
+    another), carried (a smooth switch's first block: the true carried look), cut_clean (a cut's first
+    block: another look than the true one before the cut; the new look itself is the model's draw)."""
+    truth = [clip.scenes[s] for s in clip.block_scene]
+    look = [(t.instance.palette, t.instance.pattern) for t in truth]
+    rows: dict[str, list[bool]] = {"look": [], "category": [], "recall": [], "carried": [], "cut_clean": []}
+    for i, kind in enumerate(clip.block_transition):
+        if kind == "continue":
+            rows["look"].append(readings[i].look == look[i])
+            rows["category"].append(readings[i].category == truth[i].category)
+        elif kind == "return" and look[i - 1] != look[i]:
+            rows["recall"].append(readings[i].look == look[i])
+        elif kind == "smooth":
+            rows["carried"].append(readings[i].look == look[i])
+        elif kind == "cut":
+            rows["cut_clean"].append(readings[i].look != look[i - 1])
+    out = {k: _share(v) for k, v in rows.items()}
+    out["recall_n"], out["recalled_n"] = len(rows["recall"]), sum(rows["recall"])
     return out
 
 

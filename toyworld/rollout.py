@@ -15,7 +15,7 @@ import torch
 from ..engine import BlockStreamer, CausalWan, MemoryPolicy, StreamSettings
 from ..engine.errors import EchoError
 from .categories import category_index, prompt_embedding
-from .clips import FRAMES_PER_BLOCK, Step
+from .clips import FRAMES_PER_BLOCK, Clip, Step, play
 from .readback import BlockReading, read_block
 
 TRANSITION_EVENT = {"smooth": "smooth", "cut": "cut", "return": "recall"}
@@ -90,6 +90,27 @@ def generate(model: CausalWan, steps, memory: MemoryPolicy, *, seed: int = 0, he
             on_block(i, x0)
     latent = torch.cat(out, dim=2)
     return Generated(latent, blocks, [read_blocks(latent[b]) for b in range(batch)])
+
+
+@torch.no_grad()
+def teacher_forced(model: CausalWan, steps, memory: MemoryPolicy, *, seed: int = 0, height: int = 8, width: int = 8,
+                   settings: StreamSettings | None = None) -> tuple[Clip, Generated]:
+    """The teacher-forced lens: play the script's true clip (instances drawn from `seed`) and stream it
+    with the memory seeing only true blocks: each block is denoised from the memory of the true blocks
+    before it, then the TRUE block is written (`next_block(commit=...)`). Returns the true clip and the
+    model's denoised predictions, read back (so generation noise and memory quality can be told apart)."""
+    clip = play(steps, torch.Generator().manual_seed(seed), height=height, width=width)
+    blocks = script_blocks(steps)
+    streamer = BlockStreamer(model, memory, width=width * 8, height=height * 8, seed=seed,
+                             settings=settings or StreamSettings(frames_per_block=FRAMES_PER_BLOCK))
+    prompts: dict[int, torch.Tensor] = {}
+    out = []
+    for i, (block, fields) in enumerate(zip(blocks, block_events(steps))):
+        cond = prompts.setdefault(block.category, prompt_embedding(block.category))
+        true_block = clip.latent[:, i * FRAMES_PER_BLOCK:(i + 1) * FRAMES_PER_BLOCK].unsqueeze(0)
+        out.append(streamer.next_block(cond, commit=true_block, **fields).float().cpu())
+    latent = torch.cat(out, dim=2)
+    return clip, Generated(latent, blocks, [read_blocks(latent[0])])
 
 
 def read_blocks(latent: torch.Tensor, frames_per_block: int = FRAMES_PER_BLOCK) -> list[BlockReading]:
