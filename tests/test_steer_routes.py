@@ -118,7 +118,7 @@ def test_live_run_steered_over_http_stops_and_its_exported_script_replays():
 
     def on_block(report):
         blocks_seen.release()
-        go_on.wait(10)  # one block at a time, paced by the client
+        assert go_on.wait(120), "the client never let the run go on"  # one block at a time, paced by the client
         go_on.clear()
 
     result = {}
@@ -131,7 +131,7 @@ def test_live_run_steered_over_http_stops_and_its_exported_script_replays():
         for i in range(n):
             if i:
                 go_on.set()
-            await asyncio.to_thread(blocks_seen.acquire, True, 10)
+            assert await asyncio.to_thread(blocks_seen.acquire, True, 120), "the run made no block in 120 s"
 
     async def test(client):
         await blocks(3)
@@ -144,7 +144,7 @@ def test_live_run_steered_over_http_stops_and_its_exported_script_replays():
         await blocks(2)
         stop = await client.post("/echo_stream/live/cam/stop")
         go_on.set()
-        await asyncio.to_thread(worker.join, 10)
+        await asyncio.to_thread(worker.join, 120)
         script = await client.get("/echo_stream/sessions/cam/script")
         return [first.status, second.status, stop.status], await script.json()
     statuses, script = serve(test, sessions, live)
