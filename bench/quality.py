@@ -77,7 +77,9 @@ POLICIES = {
     "echo_infinity_rope": lambda frames: make_memory("echo_infinity_rope"),
     "full_cache": lambda frames: full_cache(frames) if frames <= FULL_CACHE_MAX_FRAMES else None,
     "no_memory": lambda frames: rolling_window(3, 0),  # each block sees only itself
+    "echo_forcing+fp8_e4m3": lambda frames: make_memory("echo_forcing", kv_storage="fp8_e4m3"),
 }
+OPT_IN = {"echo_forcing+fp8_e4m3"}  # named on --policies only (8-bit storage: issue 15's comparison run)
 BASELINE = "echo_forcing"
 
 
@@ -237,7 +239,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--seeds", type=int, default=3, help="noise seeds per policy and script (default 3)")
     ap.add_argument("--scene-blocks", type=int, default=4, help="blocks per scene in the recall/smooth scripts (default 4)")
     ap.add_argument("--long", type=int, nargs="*", default=[100], help="lengths of the one-scene consistency runs")
-    ap.add_argument("--policies", nargs="+", choices=list(POLICIES), default=list(POLICIES))
+    ap.add_argument("--policies", nargs="+", choices=list(POLICIES), default=[p for p in POLICIES if p not in OPT_IN],
+                    help="policies to run (default: all but the opt-in " + ", ".join(sorted(OPT_IN)) + ")")
     ap.add_argument("--out", type=Path, help="JSON path (default bench/results/<date>-quality-cpu.json)")
     ap.add_argument("--no-teacher-forcing", action="store_true", help="skip the teacher-forced lens (tf_*)")
     ap.add_argument("--no-save", action="store_true")
