@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+import sys
 from typing import Callable
 
 from ..engine.errors import EchoError
@@ -196,10 +197,11 @@ def route_table(sessions: SessionRegistry = SESSIONS, live: LiveChannels = LIVE,
 
 
 def register_routes() -> bool:
-    """Add the routes to ComfyUI's server (once); False outside ComfyUI."""
-    from . import comfy
+    """Add the routes to ComfyUI's server (once); False outside ComfyUI.
 
-    server = comfy._module("server")
+    Only a server ComfyUI has already started is used: importing `server` here would pull in all of
+    ComfyUI wherever the pack is merely imported (a script, a test) with ComfyUI on the path."""
+    server = sys.modules.get("server")
     instance = getattr(getattr(server, "PromptServer", None), "instance", None)
     routes = getattr(instance, "routes", None)
     if routes is None or getattr(instance, "_echo_stream_routes", False):

@@ -538,7 +538,8 @@ def test_a_workflow_runs_and_continues_through_the_http_api(comfy):
         assert events[-1]["data"]["phase"] == "end" and events[-1]["data"]["total_blocks"] == 6
     finally:
         ws.close()
-    assert pack_problems(comfy, comfy.log()) == []  # running it logged nothing either
+    # running it logged no warning or error either (info lines, e.g. which attention function runs, are fine)
+    assert [line for line in pack_problems(comfy, comfy.log()) if "[INFO]" not in line] == []
 
 
 def test_a_saved_scene_memory_loads_and_continues(comfy):
