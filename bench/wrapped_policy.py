@@ -1,6 +1,8 @@
 """A memory policy that wraps another and sees every layer's context and commit (benchmark probes)."""
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import loadpack  # noqa: F401
 from echo_stream.engine import LayerMemory, MemoryPolicy
 
@@ -11,8 +13,9 @@ class WrappedPolicy(MemoryPolicy):
     def __init__(self, inner: MemoryPolicy):
         self.inner = inner
 
+    @abstractmethod
     def wrap_layer(self, index: int) -> LayerMemory:
-        raise NotImplementedError
+        """The per-layer wrapper that sees layer `index`'s context and commit."""
 
     def setup(self, geometry):
         self.geometry = geometry
