@@ -17,7 +17,7 @@ import pytest
 from test_comfyui_integration import (CHECKPOINT, COMFYUI_PATH, COMFYUI_PYTHON, FIXTURE_NODE, PACK_NAME, PACK_ROOT,
                                       ComfyServer, assert_success, tiny_checkpoint)
 
-av = pytest.importorskip("av", reason="PyAV reads the session video (test extra)")
+import av  # noqa: E402  (test extra)
 pytestmark = pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH (and COMFYUI_PYTHON) to run it")
 VAE_FILE = "tiny_wan_2.1_vae.safetensors"
 

@@ -10,8 +10,8 @@ from echo_stream.vae import WanVAEDecoder
 from node_helpers import call, comfy_dirs, model, sample, script_of, sent  # noqa: F401
 from tiny_vae import TINY_VAE
 
-pytest.importorskip("av", reason="PyAV writes the session video (test extra)")
-pytest.importorskip("aiohttp")
+import av  # noqa: E402,F401  (test extra: a missing one fails, never skips)
+import aiohttp  # noqa: E402,F401  (test extra: a missing one fails, never skips)
 
 
 @pytest.fixture(scope="module")

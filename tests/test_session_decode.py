@@ -7,8 +7,8 @@ from echo_stream.runtime.state_io import join, split
 from echo_stream.runtime.stream_decode import SessionDecode
 from echo_stream.vae.streaming import lookback_latents
 
-pytest.importorskip("av", reason="PyAV writes the session video (test extra)")
-pytest.importorskip("diffusers", reason="diffusers' AutoencoderKLWan is the reference (test extra)")
+import av  # noqa: E402,F401  (test extra: a missing one fails, never skips)
+import diffusers  # noqa: E402,F401  (test extra: a missing one fails, never skips)
 from tiny_vae import ours_from_reference, tiny_reference_vae  # noqa: E402
 
 BLOCKS_BEFORE, BLOCKS_AFTER = 12, 3  # 36 latents before the save: more than the receptive field (31)

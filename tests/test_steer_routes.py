@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 
-pytest.importorskip("aiohttp")
+import aiohttp  # noqa: E402,F401  (test extra: a missing one fails, never skips)
 from aiohttp import web  # noqa: E402
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 
 from echo_stream.runtime.video_sink import SessionVideo, VideoSinkError, count_frames, decoded_to_images
 
-av = pytest.importorskip("av", reason="PyAV writes the session video (test extra)")
+import av  # noqa: E402  (test extra)
 
 TESTS = pathlib.Path(__file__).parent
 
