@@ -107,6 +107,36 @@ def phase_scores(keys: torch.Tensor, distances: torch.Tensor, q_mean: torch.Tens
     return base.mean(dim=(2, 3))
 
 
+def magnitude_term(keys: torch.Tensor, q_mean: torch.Tensor, abs_mean: torch.Tensor) -> torch.Tensor:
+    """The magnitude compensation `extra` of keys [F, T, H, D] averaged over heads, [F, T] (the drift gate
+    not applied). It depends on the key and the scene's calibration only, so a memory computes it once per
+    stored frame instead of once per block."""
+    frames, tokens, heads, head_dim = keys.shape
+    pairs = head_dim // 2
+    kabs = keys.float().reshape(frames * tokens, heads, pairs, 2).pow(2).sum(-1).sqrt()  # |k| per pair
+    weight = (abs_mean - q_mean.abs()).float().reshape(heads * pairs, 1)
+    return (kabs.reshape(frames * tokens, heads * pairs) @ weight).view(frames, tokens) / heads
+
+
+def mean_phase_weight(q_mean: torch.Tensor, mean_rotation: torch.Tensor) -> torch.Tensor:
+    """The real weight [F, H*D] whose dot product with a key is its `base` score averaged over the offsets
+    and heads: base is linear in the rotation, so the mean over offsets is taken on the rotations
+    (`mean_rotation` [F, pt]: `phase_rotations(...).mean(dim=1)`) instead of on the scores."""
+    heads, pairs = q_mean.shape
+    frames, pt = mean_rotation.shape
+    w = q_mean.view(1, heads, pairs).expand(frames, heads, pairs).clone()
+    w[..., :pt] = w[..., :pt] * mean_rotation.view(frames, 1, pt)
+    return torch.view_as_real(w).reshape(frames, heads * pairs * 2) / heads
+
+
+def mean_phase_scores(keys: torch.Tensor, weight: torch.Tensor, magnitude: torch.Tensor | None, gate) -> torch.Tensor:
+    """`phase_scores(..., fusion="sum")` from its two parts: keys [F, T, H, D], weight [F, H*D] from
+    `mean_phase_weight`, magnitude [F, T] from `magnitude_term` (None without compensation). [F, T]."""
+    frames, tokens = keys.shape[:2]
+    base = torch.bmm(keys.float().reshape(frames, tokens, -1), weight.unsqueeze(-1)).squeeze(-1)
+    return base if magnitude is None else base + gate * magnitude
+
+
 def select_top(scores: torch.Tensor, count: int, blocked: torch.Tensor | None = None) -> torch.Tensor:
     """Indices (ascending, i.e. chronological) of the `count` best scores; blocked entries excluded."""
     flat = scores.flatten().clone()

@@ -114,7 +114,7 @@ class EchoForcingMemory(MemoryPolicy):
     def tensors(self) -> dict[str, torch.Tensor]:
         if self.geometry is None:
             return {}
-        return {**self.storage.tensors(), **self.scenes.tensors()}
+        return {**self.storage.tensors(), **self.scenes.tensors(), **self.selector.tensors()}
 
     def pool_nbytes(self) -> int:
         """Bytes of the recall frames waiting in the scene pool (on `pool_device`)."""
@@ -170,4 +170,5 @@ class EchoForcingMemory(MemoryPolicy):
         self.storage.load_state_dict(state, owner)
         self.scenes.load_state_dict(state, owner)
         self.planner.load_state_dict(state, owner)
+        self.selector.reset()  # its kept scratch describes the ring as it was before the load
         self.layout = None

@@ -12,9 +12,24 @@ from __future__ import annotations
 
 import torch
 
-from ..engine.layout import ANCHOR, RING, BlockLayout
+from ..engine.layout import ANCHOR, COMPRESSED, CURRENT, RING, BlockLayout
 from ..engine.memory_api import CacheGeometry
 from ..engine.state import copy_into
+
+
+def token_index(frames: list[int], frame_tokens: int, device) -> torch.Tensor:
+    """Token indices of whole frames, in the given frame order."""
+    f = torch.tensor(frames, dtype=torch.long)
+    return (f[:, None] * frame_tokens + torch.arange(frame_tokens)).flatten().to(device)
+
+
+def gather_tokens(source: torch.Tensor, index: torch.Tensor, out: torch.Tensor) -> None:
+    """out [B, len(index), H, D] = source [B, N, H, D] at token `index` (written in place, no temporary when
+    `out` is contiguous, i.e. batch 1)."""
+    if out.is_contiguous():
+        torch.index_select(source, 1, index, out=out)
+    else:
+        out.copy_(source.index_select(1, index))
 
 
 class EchoStorage:
@@ -27,6 +42,7 @@ class EchoStorage:
         self.pool_k = alloc(L, B, anchor_frames * self.t, *kv)
         self.pool_v = alloc(L, B, anchor_frames * self.t, *kv)
         self.work_k, self.work_v = alloc(B, window * self.t, *kv), alloc(B, window * self.t, *kv)
+        self._gather: tuple | None = None  # (steady layout, anchor and recent token indices) of the block
 
     def ring_keys(self, i: int, start: int = 0, end: int | None = None) -> torch.Tensor:
         """Layer i's ring keys [B, tokens, H, D] in the model's dtype (the stored tensor itself here)."""
@@ -74,25 +90,35 @@ class EchoStorage:
             keys, values = self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
         return keys, values
 
+    def steady_gather(self, layout: BlockLayout) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token indices of the steady block's anchors (into the pool) and recent frames (into the ring), in
+        context order. Made once per block and read by every layer and pass, so a layer's context is three
+        copies (anchors, compressed + recent, block) instead of one per frame."""
+        if self._gather is None or self._gather[0] is not layout:
+            kinds = [source.kind for source in layout.sources]
+            a, r = kinds.count(ANCHOR), kinds.count(RING)
+            c, n = kinds.count(COMPRESSED), kinds.count(CURRENT)
+            if kinds != [ANCHOR] * a + [COMPRESSED] * c + [RING] * r + [CURRENT] * n:
+                raise AssertionError(f"a steady layout is [anchors | compressed | recent | block], got {kinds}")
+            tokens = lambda kind: token_index(  # noqa: E731
+                [s.index for s in layout.sources if s.kind == kind], self.t, self.ring_k.device)
+            self._gather = (layout, tokens(ANCHOR), tokens(RING))
+        return self._gather[1], self._gather[2]
+
     def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v, compressed_frames: int):
         """Assemble [anchors | compressed tokens | recent frames | block] of layer i in the work buffer."""
-        t = self.t
-        a_end = self.anchor_frames * t
-        c_end = a_end + compressed_frames * t
+        anchors, recent = self.steady_gather(layout)
+        a_end = len(anchors)
+        r_end = a_end + compressed_frames * self.t + len(recent)
         for work, ring, pool, new in ((self.work_k, self.ring_k[i], self.pool_k[i], k),
                                       (self.work_v, self.ring_v[i], self.pool_v[i], v)):
-            for at, source in enumerate(layout.sources):  # whole frames: anchors and recent
-                if source.kind in (ANCHOR, RING):
-                    src = pool if source.kind == ANCHOR else ring
-                    work[:, at * t:(at + 1) * t] = src[:, source.index * t:(source.index + 1) * t]
+            gather_tokens(pool, anchors, work[:, :a_end])
             if selected.dim() == 2:  # per-sample selection
                 for b in range(len(selected)):
-                    torch.index_select(ring[b], 0, selected[b], out=work[b, a_end:c_end])
-            elif work.shape[0] == 1:
-                torch.index_select(ring, 1, selected, out=work[:, a_end:c_end])
+                    torch.index_select(ring[b], 0, torch.cat([selected[b], recent]), out=work[b, a_end:r_end])
             else:
-                work[:, a_end:c_end] = ring.index_select(1, selected)
-            work[:, -new.shape[1]:] = new
+                gather_tokens(ring, torch.cat([selected, recent]), work[:, a_end:r_end])
+            work[:, r_end:] = new
         return self.work_k, self.work_v
 
     def commit_ring(self, i: int, slots, k, v) -> None:

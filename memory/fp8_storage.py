@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..engine.layout import ANCHOR, RING, BlockLayout
+from ..engine.layout import BlockLayout
 from ..engine.memory_api import CacheGeometry
 from ..engine.state import copy_into, require
 from ..engine.errors import EchoError
@@ -48,6 +48,7 @@ class Fp8EchoStorage(EchoStorage):
                       "pool_v": scales(anchor_frames)}
         self.work_k = torch.zeros((B, window * self.t, H, D), dtype=g.dtype, device=g.device)
         self.work_v = torch.zeros_like(self.work_k)
+        self._gather = None
 
     # ------------------------------------------------------------------ 8-bit reads and writes
     # i: a layer, or slice(None) for every layer; where: token positions. Stores are [L, B, N, H, D],
@@ -101,24 +102,25 @@ class Fp8EchoStorage(EchoStorage):
         return self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
 
     def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v, compressed_frames: int):
-        t = self.t
-        a_end = self.anchor_frames * t
-        c_end = a_end + compressed_frames * t
+        anchors, recent = self.steady_gather(layout)
+        a_end = len(anchors)
+        r_end = a_end + compressed_frames * self.t + len(recent)
         for work, ring, pool, new in ((self.work_k, "ring_k", "pool_k", k), (self.work_v, "ring_v", "pool_v", v)):
-            for at, source in enumerate(layout.sources):  # whole frames: anchors and recent
-                if source.kind in (ANCHOR, RING):
-                    work[:, at * t:(at + 1) * t] = self._get(pool if source.kind == ANCHOR else ring, i,
-                                                             self._frame(source.index))
-            store, scale = getattr(self, ring)[i], self.scale[ring][i]
+            work[:, :a_end] = self._gather_dequantized(pool, i, anchors)
             if selected.dim() == 2:  # per-sample selection
+                store, scale = getattr(self, ring)[i], self.scale[ring][i]
                 for b in range(len(selected)):
-                    work[b, a_end:c_end] = dequantize(store[b].index_select(0, selected[b]),
-                                                      scale[b].index_select(0, selected[b]), self.dtype)
+                    index = torch.cat([selected[b], recent])
+                    work[b, a_end:r_end] = dequantize(store[b].index_select(0, index), scale[b].index_select(0, index),
+                                                      self.dtype)
             else:
-                work[:, a_end:c_end] = dequantize(store.index_select(1, selected), scale.index_select(1, selected),
-                                                  self.dtype)
-            work[:, -new.shape[1]:] = new
+                work[:, a_end:r_end] = self._gather_dequantized(ring, i, torch.cat([selected, recent]))
+            work[:, r_end:] = new
         return self.work_k, self.work_v
+
+    def _gather_dequantized(self, name: str, i: int, index: torch.Tensor) -> torch.Tensor:
+        return dequantize(getattr(self, name)[i].index_select(1, index), self.scale[name][i].index_select(1, index),
+                          self.dtype)
 
     def commit_ring(self, i: int, slots, k, v) -> None:
         t = self.t

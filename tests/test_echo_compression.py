@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from echo_stream.memory.compression import (QueryCalibration, as_pairs, drift_gate, phase_scores,
+from echo_stream.memory.compression import (QueryCalibration, as_pairs, drift_gate, magnitude_term,
+                                            mean_phase_scores, mean_phase_weight, phase_rotations, phase_scores,
                                             select_top)
 
 HEADS, HEAD_DIM = 2, 24  # RoPE split 8/8/8 -> 4 temporal pairs
@@ -47,6 +48,24 @@ def test_scores_match_the_literal_formula(fusion):
     got = phase_scores(keys, distances, q_mean, abs_mean, 0.7, (1, 2, 4, 8, 16), fusion)
     want = literal_scores(keys, distances, q_mean, abs_mean, 0.7, (1, 2, 4, 8, 16), fusion)
     torch.testing.assert_close(got.double(), want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("compensate", [True, False])
+def test_scores_from_kept_magnitudes_and_a_mean_weight_match_the_literal_formula(compensate):
+    """The selector's default path: magnitude term per token (kept), phase part as one dot product with the
+    offset-averaged weight; the same scores as the literal mean over offsets and heads."""
+    g = torch.Generator().manual_seed(0)
+    keys = torch.randn(3, 5, HEADS, HEAD_DIM, generator=g)
+    q_mean = torch.randn(HEADS, HEAD_DIM // 2, dtype=torch.complex64, generator=g)
+    abs_mean = q_mean.abs() + torch.rand(HEADS, HEAD_DIM // 2, generator=g)
+    distances, offsets = torch.tensor([9, 6, 4]), (1, 2, 4, 8, 16)
+    weight = mean_phase_weight(q_mean, phase_rotations(distances, offsets, HEAD_DIM, "cpu").mean(dim=1))
+    magnitude = magnitude_term(keys, q_mean, abs_mean) if compensate else None
+    got = mean_phase_scores(keys, weight, magnitude, torch.tensor(0.7, dtype=torch.float64))
+    want = literal_scores(keys, distances, q_mean, abs_mean, 0.7 if compensate else 0.0, offsets)
+    torch.testing.assert_close(got.double(), want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(got, phase_scores(keys, distances, q_mean, abs_mean, 0.7, offsets, "sum", compensate),
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_keys_phase_aligned_with_the_query_at_future_offsets_are_selected():

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from echo_stream.engine.rope import RotaryEmbedding, apply_rotary, axis_dims, grid_positions
+from echo_stream.engine.rope import RotaryEmbedding, apply_rotary, axis_dims, grid_positions, rotate_pairs_real
 
 
 def complex_reference(x, positions, head_dim):
@@ -24,6 +25,16 @@ def test_rotation_matches_complex_formulation():
     x = torch.randn(2, 4, 3, 128)
     rot = RotaryEmbedding(128).rotary(pos)
     torch.testing.assert_close(apply_rotary(x, rot), complex_reference(x, pos, 128), atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_complex_rotation_is_bit_identical_to_the_real_formula_at_wan_head_size(dtype):
+    """The fast path (one complex multiply) computes the same products and sums as the real formula: at
+    Wan's head_dim 128 the results are equal bit for bit, so the speed-up changes no output."""
+    pos = grid_positions(list(range(21)), 6, 10)
+    x = torch.randn(1, len(pos), 4, 128).to(dtype)
+    rot = RotaryEmbedding(128).rotary(pos)
+    assert torch.equal(apply_rotary(x, rot), rotate_pairs_real(x, rot))
 
 
 def test_logits_depend_only_on_position_difference():

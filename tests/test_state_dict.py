@@ -92,3 +92,22 @@ def test_a_state_of_another_policy_or_size_is_refused_by_name():
     other = BlockStreamer(MODEL, make_memory("echo_forcing"), width=48, height=32)
     with pytest.raises(EchoError, match="ring_k has shape"):
         other.memory.load_state_dict(a.memory.state_dict())
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("name", ["echo_forcing", "echo_forcing+per_sample_selection"])
+def test_loading_a_state_into_a_used_stream_forgets_what_it_kept(name):
+    """Loading a state into a streamer that has run (another session's state, a rewind): the memory's
+    kept per-token scratch (the compression's magnitude terms, keyed by scene and frame number) must not
+    survive, though the loaded ring holds frames with the same numbers: continuing must equal continuing
+    a fresh streamer from the state."""
+    table = prompts(VARIANTS[name][1])
+    steady = [(0, None, {}, 0)] * 10
+    used, other = streamer_for(name), streamer_for(name, seed=5)
+    run(used, steady, table)
+    run(other, steady, table)
+    state = cloned(other.state_dict())
+    used.load_state_dict(state)
+    fresh = streamer_for(name, seed=999)
+    fresh.load_state_dict(state)
+    assert torch.equal(run(used, steady, table), run(fresh, steady, table))
