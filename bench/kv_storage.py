@@ -28,6 +28,7 @@ import torch
 import loadpack  # noqa: F401
 from echo_stream.engine import AttentionContext, BlockStreamer, LayerMemory, MemoryPolicy, WanConfig
 from echo_stream.engine.attention import attend_context
+from echo_stream.engine.rope import Rotary, apply_rotary
 from echo_stream.memory import EchoConfig, EchoForcingMemory
 from echo_stream.memory.fp8_storage import dequantize, quantize
 from engine_bench import build_model
@@ -86,11 +87,14 @@ class ProbeLayer(LayerMemory):
     def context(self, q, k, v) -> AttentionContext:
         ctx = self.probe.inner.layer(self.i).context(q, k, v)
         keep = k.shape[1]
+        keys = ctx.keys
+        if ctx.keys_rotated:  # storage rounds keys before RoPE: rotate the policy's roped keys back
+            keys = apply_rotary(keys, Rotary(ctx.key_rotary.cos, -ctx.key_rotary.sin))
 
         def attend(how):
             if how == "fp32":
                 return attend_context(q, ctx)
-            c = AttentionContext(rounded(ctx.keys, keep, how), rounded(ctx.values, keep, how), ctx.key_rotary,
+            c = AttentionContext(rounded(keys, keep, how), rounded(ctx.values, keep, how), ctx.key_rotary,
                                  ctx.query_rotary, ctx.key_scale, ctx.logit_bias)
             return attend_context(q, c)
 

@@ -61,7 +61,7 @@ def attend_context(q: torch.Tensor, ctx: AttentionContext, backend: AttentionBac
     """q [B, Nq, H, D] pre-RoPE; returns [B, Nq, H*D]."""
     b = q.shape[0]
     q = apply_rotary(q, ctx.query_rotary)
-    k = apply_rotary(ctx.keys, ctx.key_rotary)
+    k = ctx.keys if ctx.keys_rotated else apply_rotary(ctx.keys, ctx.key_rotary)
     v = ctx.values
     if ctx.key_scale is not None:
         scale = _per_token(ctx.key_scale, b).to(k.dtype)[:, :, None, None]

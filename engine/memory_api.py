@@ -66,7 +66,8 @@ class BlockEvent:
 class AttentionContext:
     """What one self-attention layer attends over for the current forward.
 
-    keys/values: [B, N, H, D], keys before RoPE. key_rotary covers the N keys, query_rotary the
+    keys/values: [B, N, H, D], keys before RoPE (unless `keys_rotated`: the policy applied key_rotary
+    itself, in a buffer of its own). key_rotary covers the N keys, query_rotary the
     block's queries. key_scale ([N] or [B, N]) multiplies roped keys and values; logit_bias
     ([N] or [B, N]) is added to the logits. Both are optional.
     """
@@ -77,6 +78,7 @@ class AttentionContext:
     query_rotary: Rotary
     key_scale: torch.Tensor | None = None
     logit_bias: torch.Tensor | None = None
+    keys_rotated: bool = False
 
 
 class LayerMemory(ABC):

@@ -93,3 +93,14 @@ def rotate_pairs_real(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
     cos = rot.cos.view(1, n, 1, d // 2)
     sin = rot.sin.view(1, n, 1, d // 2)
     return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).reshape(b, n, h, d).to(x.dtype)
+
+
+def rotate_in_place(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
+    """`apply_rotary` written back into x (a policy's own work buffer): the same values, no new tensor
+    where x is float32 and the complex path applies."""
+    b, n, h, d = x.shape
+    if x.dtype != torch.float32 or (d // 2) % WHOLE_VECTOR_PAIRS or not x.is_contiguous() or len(rot) != n:
+        return x.copy_(apply_rotary(x, rot))
+    pairs = torch.view_as_complex(x.view(b, n, h, d // 2, 2))
+    torch.mul(pairs, rot.cis.view(1, n, 1, d // 2), out=pairs)
+    return x

@@ -21,7 +21,7 @@ import torch
 from ..engine.errors import EchoError
 from ..engine.layout import ANCHOR, COMPRESSED, CURRENT, OLD, RING, BlockLayout, FrameSource, LayerRecord
 from ..engine.memory_api import AttentionContext, BlockEvent, CacheGeometry, LayerMemory, MemoryPolicy
-from ..engine.rope import grid_positions
+from ..engine.rope import grid_positions, rotate_in_place
 from ..engine.state import require
 from .config import EchoConfig
 from .echo_storage import EchoStorage
@@ -46,8 +46,11 @@ class _EchoLayer(LayerMemory):
             if not record.filled:  # first pass of the block: select the compressed history
                 selected, gate, rotary = m.selector.select(i, q, m.storage, m.scenes)
                 record.fill(selected=selected, gate=gate, key_rotary=rotary)
-            keys, values = m.storage.steady_context(i, layout, record.selected, k, v, m.config.compressed_frames)
-            return AttentionContext(keys, values, record.key_rotary or layout.key_rotary, layout.query_rotary)
+            keys, values = m.storage.steady_context(i, layout, record.selected, k, v)
+            rotary = record.key_rotary or layout.key_rotary
+            # the keys were just assembled in the work buffer: rotate them there (no new tensor per pass)
+            return AttentionContext(rotate_in_place(keys, rotary), values, rotary, layout.query_rotary,
+                                    keys_rotated=True)
         keys, values = m.storage.growth_context(i, k, v, m.scenes.scene.frames, layout.old_frames)
         if not record.filled:
             scale, bias = m.planner.old_scale(i, keys.shape[1])

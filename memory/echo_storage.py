@@ -102,27 +102,42 @@ class EchoStorage:
                 raise AssertionError(f"a steady layout is [anchors | compressed | recent | block], got {kinds}")
             tokens = lambda kind: token_index(  # noqa: E731
                 [s.index for s in layout.sources if s.kind == kind], self.t, self.ring_k.device)
-            self._gather = (layout, tokens(ANCHOR), tokens(RING))
+            self._gather = (layout, tokens(ANCHOR), tokens(RING), {})
         return self._gather[1], self._gather[2]
 
-    def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v, compressed_frames: int):
+    def ring_gather(self, i: int, layout: BlockLayout, selected: torch.Tensor) -> torch.Tensor:
+        """Layer i's ring token indices of [compressed | recent] ([B, n] with per-sample selection), made on
+        the block's first pass and kept for its other passes."""
+        _, recent = self.steady_gather(layout)
+        kept = self._gather[3].get(i)
+        if kept is None or kept[0] is not selected:
+            both = torch.cat([selected, recent.expand(*selected.shape[:-1], -1)], dim=-1)
+            kept = self._gather[3][i] = (selected, both)
+        return kept[1]
+
+    def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v):
         """Assemble [anchors | compressed tokens | recent frames | block] of layer i in the work buffer."""
-        anchors, recent = self.steady_gather(layout)
+        anchors, _ = self.steady_gather(layout)
+        history = self.ring_gather(i, layout, selected)
         a_end = len(anchors)
-        r_end = a_end + compressed_frames * self.t + len(recent)
+        r_end = a_end + history.shape[-1]
         for work, ring, pool, new in ((self.work_k, self.ring_k[i], self.pool_k[i], k),
                                       (self.work_v, self.ring_v[i], self.pool_v[i], v)):
             gather_tokens(pool, anchors, work[:, :a_end])
-            if selected.dim() == 2:  # per-sample selection
-                for b in range(len(selected)):
-                    torch.index_select(ring[b], 0, torch.cat([selected[b], recent]), out=work[b, a_end:r_end])
+            if history.dim() == 2:  # per-sample selection
+                for b in range(len(history)):
+                    torch.index_select(ring[b], 0, history[b], out=work[b, a_end:r_end])
             else:
-                gather_tokens(ring, torch.cat([selected, recent]), work[:, a_end:r_end])
+                gather_tokens(ring, history, work[:, a_end:r_end])
             work[:, r_end:] = new
         return self.work_k, self.work_v
 
     def commit_ring(self, i: int, slots, k, v) -> None:
         t = self.t
+        if list(slots) == list(range(slots[0], slots[0] + len(slots))):  # one run of slots: one copy each
+            self.ring_k[i][:, slots[0] * t:(slots[-1] + 1) * t] = k[:, :len(slots) * t]
+            self.ring_v[i][:, slots[0] * t:(slots[-1] + 1) * t] = v[:, :len(slots) * t]
+            return
         for j, slot in enumerate(slots):
             self.ring_k[i][:, slot * t:(slot + 1) * t] = k[:, j * t:(j + 1) * t]
             self.ring_v[i][:, slot * t:(slot + 1) * t] = v[:, j * t:(j + 1) * t]

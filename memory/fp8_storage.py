@@ -101,20 +101,20 @@ class Fp8EchoStorage(EchoStorage):
             work[:, o * t + end - n:o * t + end] = new
         return self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
 
-    def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v, compressed_frames: int):
-        anchors, recent = self.steady_gather(layout)
+    def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v):
+        anchors, _ = self.steady_gather(layout)
+        history = self.ring_gather(i, layout, selected)
         a_end = len(anchors)
-        r_end = a_end + compressed_frames * self.t + len(recent)
+        r_end = a_end + history.shape[-1]
         for work, ring, pool, new in ((self.work_k, "ring_k", "pool_k", k), (self.work_v, "ring_v", "pool_v", v)):
             work[:, :a_end] = self._gather_dequantized(pool, i, anchors)
-            if selected.dim() == 2:  # per-sample selection
+            if history.dim() == 2:  # per-sample selection
                 store, scale = getattr(self, ring)[i], self.scale[ring][i]
-                for b in range(len(selected)):
-                    index = torch.cat([selected[b], recent])
-                    work[b, a_end:r_end] = dequantize(store[b].index_select(0, index), scale[b].index_select(0, index),
-                                                      self.dtype)
+                for b in range(len(history)):
+                    work[b, a_end:r_end] = dequantize(store[b].index_select(0, history[b]),
+                                                      scale[b].index_select(0, history[b]), self.dtype)
             else:
-                work[:, a_end:r_end] = self._gather_dequantized(ring, i, torch.cat([selected, recent]))
+                work[:, a_end:r_end] = self._gather_dequantized(ring, i, history)
             work[:, r_end:] = new
         return self.work_k, self.work_v
 
