@@ -52,26 +52,33 @@ class EchoStorage:
         """Ring slot of the current scene's frame."""
         return frame % self.window
 
-    def frames(self, slots) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Copies of whole ring frames (all layers), read before the ring is reused."""
-        t = self.t
-        return ([self.ring_k[:, :, s * t:(s + 1) * t].clone() for s in slots],
-                [self.ring_v[:, :, s * t:(s + 1) * t].clone() for s in slots])
+    def stage_old(self, recall: tuple[torch.Tensor, torch.Tensor] | None, slots: list[int]) -> int:
+        """Put the old scene's memory in the last o ring slots: its recall frame (`recall`: (k, v) of every
+        layer, [L, B, T, H, D], on any device), then the ring frames at `slots` (its last frames, read
+        before they are overwritten). One layer at a time, so a switch holds one layer's staged frames at
+        once instead of every layer's. Returns o."""
+        o = (recall is not None) + len(slots)
+        for i in range(self.ring_k.shape[0]):
+            for name, part in (("ring_k", 0), ("ring_v", 1)):
+                frames = [self.read_frames(name, i, s) for s in slots]
+                if recall is not None:
+                    frames.insert(0, recall[part][i])
+                for j, frame in enumerate(frames):
+                    self.write_frames(name, i, self.window - o + j, frame)
+        return o
 
-    def stage_old(self, keys: list[torch.Tensor], values: list[torch.Tensor]) -> None:
-        """Put the old scene's frames (all layers) in the last len(keys) ring slots."""
-        t, o = self.t, len(keys)
-        for j, (sk, sv) in enumerate(zip(keys, values)):
-            slot = self.window - o + j
-            self.ring_k[:, :, slot * t:(slot + 1) * t] = sk
-            self.ring_v[:, :, slot * t:(slot + 1) * t] = sv
+    def read_frames(self, name: str, i: int, slot: int) -> torch.Tensor:
+        """A copy of layer i's ring frame in `slot`, in the model's dtype."""
+        return getattr(self, name)[i][:, slot * self.t:(slot + 1) * self.t].clone()
 
-    def pool_frames(self, frames) -> tuple[torch.Tensor, torch.Tensor]:
-        """Anchor-pool frames stacked [L, C, B, T, H, D] (recall-frame candidates)."""
+    def write_frames(self, name: str, i: int, slot: int, x: torch.Tensor) -> None:
+        """Layer i's ring frame(s) from `slot` on = x [B, frames * T, H, D] (from any device)."""
+        getattr(self, name)[i][:, slot * self.t:slot * self.t + x.shape[1]] = x
+
+    def pool_frames(self, i: int, frames) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer i's anchor-pool frames stacked [C, B, T, H, D] (recall-frame candidates)."""
         t = self.t
-        idx = lambda f: slice(f * t, (f + 1) * t)  # noqa: E731
-        return (torch.stack([self.pool_k[:, :, idx(f)] for f in frames], dim=1),
-                torch.stack([self.pool_v[:, :, idx(f)] for f in frames], dim=1))
+        return tuple(torch.stack([pool[i][:, f * t:(f + 1) * t] for f in frames]) for pool in (self.pool_k, self.pool_v))
 
     # ------------------------------------------------------------------ per layer
     def growth_context(self, i: int, k, v, scene_frames: int, old_frames: int):

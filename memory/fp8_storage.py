@@ -67,23 +67,15 @@ class Fp8EchoStorage(EchoStorage):
     def ring_keys(self, i: int, start: int = 0, end: int | None = None) -> torch.Tensor:
         return self._get("ring_k", i, slice(start, end))
 
-    def frames(self, slots):
-        """Whole ring frames of every layer, dequantised (copies)."""
-        every = slice(None)
-        return ([self._get("ring_k", every, self._frame(s)) for s in slots],
-                [self._get("ring_v", every, self._frame(s)) for s in slots])
+    def read_frames(self, name: str, i: int, slot: int) -> torch.Tensor:
+        return self._get(name, i, self._frame(slot))
 
-    def stage_old(self, keys, values) -> None:
-        o, every = len(keys), slice(None)
-        for j, (sk, sv) in enumerate(zip(keys, values)):
-            where = self._frame(self.window - o + j)
-            self._put("ring_k", every, where, sk)
-            self._put("ring_v", every, where, sv)
+    def write_frames(self, name: str, i: int, slot: int, x: torch.Tensor) -> None:
+        x = x.to(self.ring_k.device, self.dtype)
+        self._put(name, i, slice(slot * self.t, slot * self.t + x.shape[1]), x)
 
-    def pool_frames(self, frames):
-        every = slice(None)
-        return (torch.stack([self._get("pool_k", every, self._frame(f)) for f in frames], dim=1),
-                torch.stack([self._get("pool_v", every, self._frame(f)) for f in frames], dim=1))
+    def pool_frames(self, i: int, frames):
+        return tuple(torch.stack([self._get(name, i, self._frame(f)) for f in frames]) for name in ("pool_k", "pool_v"))
 
     # ------------------------------------------------------------------ per layer
     def growth_context(self, i: int, k, v, scene_frames: int, old_frames: int):

@@ -72,20 +72,14 @@ class TransitionPlanner:
             source, _ = self.pool.best_match(feature)
         if mode_name != "smooth":
             self.chain_anchor = None  # the next registered scene starts a new smooth chain
-        prev = scenes.scene  # its last frames, read before the ring is reused
+        prev = scenes.scene
         n_recent = min(mode.old_recent_frames, prev.frames)
-        recent_k, recent_v = storage.frames([storage.slot(f) for f in range(prev.frames - n_recent, prev.frames)])
-        staged_k, staged_v = [], []
         used = mode.use_old_memory and source is not None
-        if used:
-            staged_k.append(source.k.to(g.device, g.dtype))
-            staged_v.append(source.v.to(g.device, g.dtype))
-        staged_k += recent_k
-        staged_v += recent_v
-        o = len(staged_k)
+        o = used + n_recent
         if o + g.frames_per_block > self.window:
             raise EchoError(f"{o} staged frames leave no room for a block in a {self.window}-frame window")
-        storage.stage_old(staged_k, staged_v)
+        storage.stage_old((source.k, source.v) if used else None,
+                          [storage.slot(f) for f in range(prev.frames - n_recent, prev.frames)])
         scenes.begin(Scene(scenes.index_for(event), event.extras.get("label"), given, mode_name))
         shape = (g.num_layers, g.batch, t) if cfg.per_sample_selection else (g.num_layers, t)
         rates = None if mode.decay == "diff" else torch.full(shape, mode.rate_max, device=g.device)
@@ -105,13 +99,16 @@ class TransitionPlanner:
         cfg, g = self.config, self.geometry
         scene = scenes.scene
         sources = list(range(0, min(cfg.recall_source_frames, cfg.anchor_frames, scene.frames), cfg.recall_stride))
-        k_c, v_c = storage.pool_frames(sources)  # [L, C, B, T, H, D]
         q_scene = scenes.query_mean()
-        ks, vs = zip(*(recall_frame(k_c[i], v_c[i], q_scene[i], cfg.recall_base_weight)
-                       for i in range(g.num_layers)))
+        recall = None
+        for i in range(g.num_layers):  # one layer's candidates at a time, straight to the pool's device
+            k, v = recall_frame(*storage.pool_frames(i, sources), q_scene[i], cfg.recall_base_weight)
+            if recall is None:
+                recall = tuple(torch.empty((g.num_layers, *x.shape), dtype=x.dtype, device=self.pool_device)
+                               for x in (k, v))
+            recall[0][i], recall[1][i] = k, v
         feature = scene.feature if scene.feature is not None else torch.zeros(1)
-        entry = PoolEntry(scene.index, scene.label, feature, torch.stack(ks).to(self.pool_device),
-                          torch.stack(vs).to(self.pool_device))
+        entry = PoolEntry(scene.index, scene.label, feature, *recall)
         self.pool.add(entry)
         if self.chain_anchor is None:
             self.chain_anchor = entry
