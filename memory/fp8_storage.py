@@ -35,6 +35,14 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torc
     return (q.float() * scale[..., None]).to(dtype)
 
 
+def dequantize_into(out: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> None:
+    """out = dequantize(q, scale, out.dtype), written straight into `out` (a work-buffer slice)."""
+    if out.dtype == torch.float32 and out.is_contiguous():
+        torch.mul(q.float(), scale[..., None], out=out)
+    else:
+        out.copy_(q.float() * scale[..., None])
+
+
 class Fp8EchoStorage(EchoStorage):
     def __init__(self, geometry: CacheGeometry, window: int, anchor_frames: int):
         g = geometry
@@ -87,9 +95,10 @@ class Fp8EchoStorage(EchoStorage):
         self._put("ring_v", i, slice(end - n, end), v)
         staged = slice((self.window - o) * t, self.window * t)
         for work, name, new in ((self.work_k, "ring_k", k), (self.work_v, "ring_v", v)):
+            store, scale = getattr(self, name)[i], self.scale[name][i]
             if o:
-                work[:, :o * t] = self._get(name, i, staged)
-            work[:, o * t:o * t + end - n] = self._get(name, i, slice(0, end - n))
+                dequantize_into(work[:, :o * t], store[:, staged], scale[:, staged])
+            dequantize_into(work[:, o * t:o * t + end - n], store[:, :end - n], scale[:, :end - n])
             work[:, o * t + end - n:o * t + end] = new
         return self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
 
@@ -99,20 +108,19 @@ class Fp8EchoStorage(EchoStorage):
         a_end = len(anchors)
         r_end = a_end + history.shape[-1]
         for work, ring, pool, new in ((self.work_k, "ring_k", "pool_k", k), (self.work_v, "ring_v", "pool_v", v)):
-            work[:, :a_end] = self._gather_dequantized(pool, i, anchors)
+            self._gather_dequantized(work[:, :a_end], pool, i, anchors)
             if history.dim() == 2:  # per-sample selection
                 store, scale = getattr(self, ring)[i], self.scale[ring][i]
                 for b in range(len(history)):
-                    work[b, a_end:r_end] = dequantize(store[b].index_select(0, history[b]),
-                                                      scale[b].index_select(0, history[b]), self.dtype)
+                    dequantize_into(work[b, a_end:r_end], store[b].index_select(0, history[b]),
+                                    scale[b].index_select(0, history[b]))
             else:
-                work[:, a_end:r_end] = self._gather_dequantized(ring, i, history)
+                self._gather_dequantized(work[:, a_end:r_end], ring, i, history)
             work[:, r_end:] = new
         return self.work_k, self.work_v
 
-    def _gather_dequantized(self, name: str, i: int, index: torch.Tensor) -> torch.Tensor:
-        return dequantize(getattr(self, name)[i].index_select(1, index), self.scale[name][i].index_select(1, index),
-                          self.dtype)
+    def _gather_dequantized(self, out: torch.Tensor, name: str, i: int, index: torch.Tensor) -> None:
+        dequantize_into(out, getattr(self, name)[i].index_select(1, index), self.scale[name][i].index_select(1, index))
 
     def commit_ring(self, i: int, slots, k, v) -> None:
         t = self.t
