@@ -64,9 +64,9 @@ def grid_positions(frame_ids, height: int, width: int) -> torch.Tensor:
     return torch.stack([tt, hh, ww], dim=-1).reshape(-1, 3)
 
 
-# Row lengths (pairs per head) the CPU vector kernels cover without a scalar tail: x86 AVX2 / AVX-512 and
-# ARM NEON take 4, 8 or 2 complex floats per vector, two vectors a step. A scalar tail would compute a*c - b*d
-# as a fused multiply-add and round differently from the real formula.
+# Pairs per head that the CPU's vector kernels cover whole (AVX2, AVX-512 and NEON hold 4, 8 and 2 complex
+# floats a vector, two vectors a step). Elsewhere a scalar tail remains, which may fuse a*c - b*d into one
+# multiply-add and round differently from the real formula (seen at head_dim 24: 1 ulp).
 WHOLE_VECTOR_PAIRS = 16
 
 

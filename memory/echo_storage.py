@@ -10,6 +10,8 @@ one tensor each; nothing is stored twice).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
 from ..engine.layout import ANCHOR, COMPRESSED, CURRENT, RING, BlockLayout
@@ -32,6 +34,16 @@ def gather_tokens(source: torch.Tensor, index: torch.Tensor, out: torch.Tensor) 
         out.copy_(source.index_select(1, index))
 
 
+@dataclass
+class SteadyGather:
+    """Index tables of one steady block: made at its first layer, read by every layer and pass."""
+
+    layout: BlockLayout
+    anchors: torch.Tensor  # pool token indices of the anchors, in context order
+    recent: torch.Tensor  # ring token indices of the recent frames
+    history: dict = field(default_factory=dict)  # layer -> (its selection, ring indices of [compressed | recent])
+
+
 class EchoStorage:
     def __init__(self, geometry: CacheGeometry, window: int, anchor_frames: int):
         g = geometry
@@ -42,7 +54,7 @@ class EchoStorage:
         self.pool_k = alloc(L, B, anchor_frames * self.t, *kv)
         self.pool_v = alloc(L, B, anchor_frames * self.t, *kv)
         self.work_k, self.work_v = alloc(B, window * self.t, *kv), alloc(B, window * self.t, *kv)
-        self._gather: tuple | None = None  # (steady layout, anchor and recent token indices) of the block
+        self._gather: SteadyGather | None = None  # scratch of the current steady block
 
     def ring_keys(self, i: int, start: int = 0, end: int | None = None) -> torch.Tensor:
         """Layer i's ring keys [B, tokens, H, D] in the model's dtype (the stored tensor itself here)."""
@@ -97,11 +109,10 @@ class EchoStorage:
             keys, values = self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
         return keys, values
 
-    def steady_gather(self, layout: BlockLayout) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token indices of the steady block's anchors (into the pool) and recent frames (into the ring), in
-        context order. Made once per block and read by every layer and pass, so a layer's context is three
-        copies (anchors, compressed + recent, block) instead of one per frame."""
-        if self._gather is None or self._gather[0] is not layout:
+    def steady_gather(self, layout: BlockLayout) -> SteadyGather:
+        """The steady block's index tables, so a layer's context is three copies (anchors, compressed +
+        recent, block) instead of one per frame."""
+        if self._gather is None or self._gather.layout is not layout:
             kinds = [source.kind for source in layout.sources]
             a, r = kinds.count(ANCHOR), kinds.count(RING)
             c, n = kinds.count(COMPRESSED), kinds.count(CURRENT)
@@ -109,22 +120,22 @@ class EchoStorage:
                 raise AssertionError(f"a steady layout is [anchors | compressed | recent | block], got {kinds}")
             tokens = lambda kind: token_index(  # noqa: E731
                 [s.index for s in layout.sources if s.kind == kind], self.t, self.ring_k.device)
-            self._gather = (layout, tokens(ANCHOR), tokens(RING), {})
-        return self._gather[1], self._gather[2]
+            self._gather = SteadyGather(layout, tokens(ANCHOR), tokens(RING))
+        return self._gather
 
     def ring_gather(self, i: int, layout: BlockLayout, selected: torch.Tensor) -> torch.Tensor:
         """Layer i's ring token indices of [compressed | recent] ([B, n] with per-sample selection), made on
         the block's first pass and kept for its other passes."""
-        _, recent = self.steady_gather(layout)
-        kept = self._gather[3].get(i)
+        tables = self.steady_gather(layout)
+        kept = tables.history.get(i)
         if kept is None or kept[0] is not selected:
-            both = torch.cat([selected, recent.expand(*selected.shape[:-1], -1)], dim=-1)
-            kept = self._gather[3][i] = (selected, both)
+            both = torch.cat([selected, tables.recent.expand(*selected.shape[:-1], -1)], dim=-1)
+            kept = tables.history[i] = (selected, both)
         return kept[1]
 
     def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v):
         """Assemble [anchors | compressed tokens | recent frames | block] of layer i in the work buffer."""
-        anchors, _ = self.steady_gather(layout)
+        anchors = self.steady_gather(layout).anchors
         history = self.ring_gather(i, layout, selected)
         a_end = len(anchors)
         r_end = a_end + history.shape[-1]

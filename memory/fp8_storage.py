@@ -103,7 +103,7 @@ class Fp8EchoStorage(EchoStorage):
         return self.work_k[:, :o * t + end], self.work_v[:, :o * t + end]
 
     def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v):
-        anchors, _ = self.steady_gather(layout)
+        anchors = self.steady_gather(layout).anchors
         history = self.ring_gather(i, layout, selected)
         a_end = len(anchors)
         r_end = a_end + history.shape[-1]
