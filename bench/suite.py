@@ -1,6 +1,6 @@
 """The benchmark suite: one command for every speed and memory figure of the pack.
 
-    python bench/suite.py                  # CPU, small random model: 2-3 min quiet, 6-8 min on a loaded 2-core machine
+    python bench/suite.py                  # CPU, small random model: about 1 min quiet, 3-8 min on a loaded 2-core machine
     python bench/suite.py --long           # + the 60-minute length stage, the 320x192 timing size, more pairs
     python bench/suite.py --quick          # CPU, smaller and shorter (under a minute)
     python bench/suite.py --device cuda    # random-weight Wan2.1-1.3B at 832x480 in bf16
