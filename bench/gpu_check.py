@@ -8,7 +8,9 @@
 2. the Wan2.1-1.3B geometry with random bf16 weights at 832x480: per policy the pixel frames per
    second and per-block time (policy_timing.py: the rolling window alternated block by block with
    each policy, ratios per adjacent pair), time to the first block and the peak GPU memory of a solo
-   run; the Echo overhead ratio (echo_forcing / rolling window, median and spread over the pairs).
+   run; the Echo overhead ratio (echo_forcing / rolling window, median and spread over the pairs);
+3. the memory a scene switch of the Echo memory takes for a moment at that geometry (switch_peak.py,
+   the allocator's exact peak).
 
 Writes bench/results/<date>-<HHMM>-gpu-check-<gpu>.json (or --out FILE; a dry run writes only with --out).
 """
@@ -31,6 +33,8 @@ from policy_timing import POLICIES, measure
 from progress import Progress, machine
 from suite import check_gpu_room
 from tiny_stream import tiny_config
+
+import switch_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -105,6 +109,10 @@ def check(dry_run: bool = False, rounds: int | None = None, tests: bool = True, 
                                    "spread": echo["ratio_spread"], "clock": echo["ratio_clock"]}
     if device.type == "cuda":
         result["max_gpu_bytes_all_streams"] = torch.cuda.max_memory_allocated(device)
+    del model
+    say("switch", "memory of one Echo scene switch beyond the cache")
+    shape = dict(grid=(2, 2)) if dry_run else dict(grid=(p["height"] // 16, p["width"] // 16))
+    result["switch_memory"] = switch_peak.measure(cfg.num_layers, cfg.num_heads, device, **shape)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     result["machine"] = {"start": at_start, "end": machine(), "load_1min_by_stage": progress.stage_loads()}
     say("done", f"{result['wall_s']} s")

@@ -30,6 +30,8 @@ def test_dry_run_writes_one_json_with_tests_policies_and_the_echo_overhead(tmp_p
     assert echo["ratio_to_rolling_window"] == saved["policies"]["echo_forcing"]["ratio_to_rolling_window"]
     assert echo["spread"]["n"] == 2 and saved["dry_run"] and len(saved["machine"]["start"]["load_average"]) == 3
     assert gpu_check.default_path(saved).name.endswith("-gpu-check-cpu-dry-run.json")
+    switch = saved["switch_memory"]  # the recall frame and the old scene's last 2 frames staged
+    assert switch["staged_old_frames"] == 3 and switch["switch_peak_bytes_above_start"] >= 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
