@@ -39,7 +39,7 @@ def block(memory: EchoForcingMemory, g: CacheGeometry, event: BlockEvent, gen: t
     memory.begin_block(event)
     shape = (g.batch, g.block_tokens, g.num_heads, g.head_dim)
     for i in range(g.num_layers):
-        q, k, v = (torch.randn(shape, generator=gen).to(g.device, g.dtype) for _ in range(3))
+        q, k, v = (torch.randn(shape, generator=gen, device=g.device).to(g.dtype) for _ in range(3))
         memory.layer(i).context(q, k, v)
         memory.layer(i).commit(q, k, v)
     memory.end_block()
@@ -52,8 +52,9 @@ def measure(layers: int, heads: int = 2, device="cpu", grid: tuple[int, int] = (
     g = geometry(layers, heads, device, grid)
     memory = EchoForcingMemory()
     memory.setup(g)
-    gen = torch.Generator().manual_seed(0)
-    prompt_a, prompt_b = torch.randn(1, 4, 8, generator=gen), torch.randn(1, 4, 8, generator=gen)
+    gen = torch.Generator(device=g.device).manual_seed(0)  # K/V made where the memory is
+    prompts = torch.Generator().manual_seed(1)
+    prompt_a, prompt_b = torch.randn(1, 4, 8, generator=prompts), torch.randn(1, 4, 8, generator=prompts)
     blocks = 9  # past the steady layout (block 7)
     for j in range(blocks):
         block(memory, g, BlockEvent(j, 3 * j, 3, conditioning=prompt_a), gen)
