@@ -10,7 +10,9 @@
    each policy, ratios per adjacent pair), time to the first block and the peak GPU memory of a solo
    run; the Echo overhead ratio (echo_forcing / rolling window, median and spread over the pairs);
 3. the memory a scene switch of the Echo memory takes for a moment at that geometry (switch_peak.py,
-   the allocator's exact peak).
+   the allocator's exact peak);
+4. RoPE's complex multiply against the real formula on the device (bit for bit on the CPU; a fused
+   multiply-add on the GPU may move the last bit).
 
 Writes bench/results/<date>-<HHMM>-gpu-check-<gpu>.json (or --out FILE; a dry run writes only with --out).
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 import torch
 
 import loadpack  # noqa: F401
+from echo_stream.engine.rope import RotaryEmbedding, apply_rotary, grid_positions, rotate_pairs_real
 from engine_bench import WAN_1_3B, build_model
 from policy_timing import POLICIES, measure
 from progress import Progress, machine
@@ -63,6 +66,17 @@ def run_cuda_tests(say, expect_skips: bool = False) -> dict:
         result["output_tail"] = (done.stdout + done.stderr)[-4000:]
     say("tests", summary or f"exit status {done.returncode}")
     return result
+
+
+def rope_difference(device: torch.device) -> dict:
+    """apply_rotary (one complex multiply) against the rotation in real arithmetic, float32, head_dim 128,
+    a 21-frame window of 832x480 tokens with Wan's 3D ids."""
+    positions = grid_positions(list(range(21)), 30, 52)
+    rot = RotaryEmbedding(128).rotary(positions, device)
+    x = torch.randn(1, len(positions), 12, 128, generator=torch.Generator().manual_seed(0)).to(device)
+    diff = (apply_rotary(x, rot) - rotate_pairs_real(x, rot)).abs()
+    return {"head_dim": 128, "tokens": len(positions), "max_abs_difference": diff.max().item(),
+            "values_differing": int((diff > 0).sum().item()), "values": diff.numel()}
 
 
 def plan(dry_run: bool, rounds: int | None) -> dict:
@@ -113,6 +127,7 @@ def check(dry_run: bool = False, rounds: int | None = None, tests: bool = True, 
     say("switch", "memory of one Echo scene switch beyond the cache")
     shape = dict(grid=(2, 2)) if dry_run else dict(grid=(p["height"] // 16, p["width"] // 16))
     result["switch_memory"] = switch_peak.measure(cfg.num_layers, cfg.num_heads, device, **shape)
+    result["rope_vs_real_formula"] = rope_difference(device)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     result["machine"] = {"start": at_start, "end": machine(), "load_1min_by_stage": progress.stage_loads()}
     say("done", f"{result['wall_s']} s")

@@ -64,9 +64,9 @@ def grid_positions(frame_ids, height: int, width: int) -> torch.Tensor:
     return torch.stack([tt, hh, ww], dim=-1).reshape(-1, 3)
 
 
-# Pairs per head that the CPU's vector kernels cover whole (AVX2, AVX-512 and NEON hold 4, 8 and 2 complex
-# floats a vector, two vectors a step). Elsewhere a scalar tail remains, which may fuse a*c - b*d into one
-# multiply-add and round differently from the real formula (seen at head_dim 24: 1 ulp).
+# Pairs per head that the CPU's vector kernels cover whole (AVX2 and AVX-512 hold 4 and 8 complex floats a
+# vector, two vectors a step; checked bit for bit on AVX2). Elsewhere a scalar tail remains, which may fuse
+# a*c - b*d into one multiply-add and round differently from the real formula (seen at head_dim 24: 1 ulp).
 WHOLE_VECTOR_PAIRS = 16
 
 
@@ -74,9 +74,11 @@ def apply_rotary(x: torch.Tensor, rot: Rotary) -> torch.Tensor:
     """Rotate x [B, N, H, D] by rot ([N, D/2]); computed in float32, returned in x's dtype.
 
     Each pair (x[2i], x[2i+1]) is one complex number times cos + i sin: one complex multiply over the
-    tensor instead of four real multiplies, two adds and a stack: the same products and sums, so the same
-    float32 results, 3-6x faster on the CPU. Head sizes whose pair count the vector kernels do not cover
-    whole (small test models) take the real formula, so their outputs stay bit for bit as they were."""
+    tensor instead of four real multiplies, two adds and a stack; 3-6x faster on the CPU. The CPU's vector
+    kernel forms the same products and sums, so its float32 results equal the real formula's bit for bit
+    (tested at head_dim 128); on CUDA the compiler may fuse a multiply and an add (within an ulp; the GPU
+    check reports it). Head sizes whose pair count the vector kernels do not cover whole (small test
+    models) take the real formula, so their outputs stay bit for bit as they were."""
     b, n, h, d = x.shape
     if len(rot) != n:
         raise ValueError(f"rotary covers {len(rot)} tokens but the tensor has {n}")

@@ -65,6 +65,7 @@ class _EchoLayer(LayerMemory):
             t = m.geometry.frame_tokens
             count_reuse(m.scenes.reuse[i], m.layout.layers[i].selected)
             slots = [m.storage.slot(f) for f in range(n, n + fpb)]
+            m.selector.forget(i, slots)
             m.storage.commit_ring(i, slots, k, v)
             for slot in slots:
                 m.scenes.reuse[i][slot * t:(slot + 1) * t] = 0

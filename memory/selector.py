@@ -35,6 +35,12 @@ class CompressionSelector:
         """Forget the kept magnitude terms (the ring was loaded or rewound)."""
         self._magnitude_of = [[None] * self.window for _ in range(self.geometry.num_layers)]
 
+    def forget(self, i: int, slots) -> None:
+        """Layer i's ring `slots` are being overwritten: their kept terms no longer hold (a block cut short
+        in its write pass leaves new keys there under the old frame numbers)."""
+        for slot in slots:
+            self._magnitude_of[i][slot] = None
+
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"magnitude": self._magnitude}
 

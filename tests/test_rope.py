@@ -39,13 +39,13 @@ def test_complex_rotation_is_bit_identical_to_the_real_formula_at_wan_head_size(
 
 
 @pytest.mark.parametrize("head_dim,dtype", [(128, torch.float32), (128, torch.bfloat16), (24, torch.float32)])
-def test_rotating_a_work_buffer_in_place_gives_apply_rotary_values(head_dim, dtype):
+def test_rotating_a_work_buffer_in_place_gives_the_real_formulas_values(head_dim, dtype):
     pos = grid_positions(list(range(5)), 2, 3)
     x = torch.randn(1, len(pos), 2, head_dim).to(dtype)
     rot = RotaryEmbedding(head_dim).rotary(pos)
     buffer = x.clone()
     assert rotate_in_place(buffer, rot) is buffer
-    assert torch.equal(buffer, apply_rotary(x, rot))
+    assert torch.equal(buffer, rotate_pairs_real(x, rot))
 
 
 def test_logits_depend_only_on_position_difference():

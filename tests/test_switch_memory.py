@@ -1,6 +1,7 @@
-"""A scene switch of the Echo memory works one layer at a time: no tensor it makes holds more than the
-new scene-pool entry (one frame of every layer) or a few frames of one layer, so the memory a switch
-takes for a moment does not grow with the model's depth (bench/switch_peak.py measures it)."""
+"""A scene switch of the Echo memory works one layer at a time: apart from allocating the new scene-pool
+entry (one frame of every layer, kept), no tensor it makes holds more than the few frames of one layer, so
+the memory a switch takes for a moment does not grow with the model's depth (bench/switch_peak.py
+measures it)."""
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -16,15 +17,19 @@ def storages(values) -> set[int]:
 
 
 class LargestOutput(TorchDispatchMode):
-    """The most elements of any new tensor an op made while active (views of existing storage and
-    in-place results are not counted: they allocate nothing)."""
+    """The most elements of any new tensor an op computed while active (views of existing storage and
+    in-place results allocate nothing; a bare allocation, `empty`, is reported apart)."""
 
     def __init__(self):
         super().__init__()
         self.largest = 0
+        self.allocated = []  # numel of each bare allocation
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if func is torch.ops.aten.empty.memory_format:
+            self.allocated.append(out.numel())
+            return out
         inputs = storages(list(args) + list((kwargs or {}).values()))
         for t in (out if isinstance(out, (tuple, list)) else [out]):
             if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in inputs:
@@ -56,5 +61,8 @@ def test_a_switch_makes_no_tensor_of_several_frames_of_every_layer():
             layout = memory.begin_block(BlockEvent(9, 27, 3, prompt_changed=True, transition="smooth",
                                                    conditioning=torch.randn(1, 4, 8, generator=gen)))
         assert layout.old_frames == 3  # the recall frame and the old scene's last 2 frames were staged
-        # the pool entry is one frame of every layer; per-layer work is at most the 3 recall candidates
-        assert watch.largest <= max(LAYERS * frame, 3 * frame), (config.kv_storage, watch.largest / frame)
+        # what is computed is at most the 3 recall candidates of one layer (staging every layer's frame at
+        # once would make tensors of LAYERS frames); the pool entry's K and V, one frame of every layer
+        # each, are allocated once
+        assert watch.largest <= 3 * frame, (config.kv_storage, watch.largest / frame)
+        assert sorted(watch.allocated)[-2:] == [LAYERS * frame] * 2, (config.kv_storage, watch.allocated)
