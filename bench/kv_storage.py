@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from echo_stream.memory.fp8_storage import dequantize, quantize
 from engine_bench import build_model
 from geometry_bytes import WAN_1_3B, geometry
 from progress import Progress, machine, quantiles
+from report import emit
 from wrapped_policy import WrappedPolicy
 
 MODEL = WanConfig(dim=256, ffn_dim=512, num_heads=2, num_layers=4, text_dim=64, freq_dim=64, text_len=32)
@@ -184,12 +183,7 @@ def main(argv=None):
     progress = Progress("kv_storage")
     result = measure(args.blocks, say=progress.say)
     result["load_1min_by_stage"] = progress.stage_loads()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(result, args.out)
     return result
 
 

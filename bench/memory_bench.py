@@ -13,7 +13,6 @@ Reports, as one JSON document:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ from echo_stream.engine import (AttentionContext, BlockStreamer, LayerMemory, Me
                                 grid_positions, rolling_window)
 from echo_stream.engine.geometry import cache_geometry  # noqa: E402
 from echo_stream.engine.attention import attend_context  # noqa: E402
+from report import emit  # noqa: E402
 from wrapped_policy import WrappedPolicy  # noqa: E402
 from echo_stream.memory import (BOUNDED, EchoConfig, EchoForcingMemory, InfinityRope, LongLiveRecache,  # noqa: E402
                                 make_memory)
@@ -161,6 +161,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--blocks", type=int, default=None, help="timed blocks per policy (default 16 CPU, 24 CUDA)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
+    if args.blocks is not None and args.blocks < 9:
+        ap.error(f"--blocks must be at least 9 (times are taken from block 8 on, Echo's steady state), got {args.blocks}")
     device = torch.device(args.device)
     if device.type == "cuda":
         cfg, dtype, width, height = WAN_1_3B, torch.bfloat16, 832, 480
@@ -180,11 +182,7 @@ def main(argv=None) -> dict:
         "wan_1_3b": bytes_at_wan_1_3b(),
         "fidelity": attention_fidelity(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     echo = result["time"]["policies"]["echo_forcing"]
     print(f"echo_forcing / rolling window per block: {echo['ratio_to_rolling_window']:.3f}; "
           f"1.3B cache {result['wan_1_3b']['echo_forcing']['GB']} GB = "

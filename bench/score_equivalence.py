@@ -10,7 +10,6 @@ the last 3 frames blocked as the recent window; 3 frames' worth of tokens select
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import loadpack  # noqa: F401
 from echo_stream.memory.compression import (magnitude_term, mean_phase_scores, mean_phase_weight, phase_rotations,
                                             phase_scores, select_top)
 from progress import machine
+from report import emit
 
 FRAMES, TOKENS, HEADS, HEAD_DIM = 21, 1560, 12, 128
 OFFSETS = (1, 2, 4, 8, 16)
@@ -58,10 +58,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     result = compare(args.rings)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return result
 
 

@@ -14,7 +14,6 @@ Run at two depths, it shows whether that grows with the number of layers. JSON o
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from echo_stream.engine.rope import RotaryEmbedding
 from echo_stream.memory import EchoForcingMemory
 from procmem import PeakMeter
 from progress import machine
+from report import emit
 
 
 def geometry(layers: int, heads: int, device, grid: tuple[int, int]) -> CacheGeometry:
@@ -92,10 +92,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     result = {"benchmark": "switch_peak", "runs": [measure(layers) for layers in args.layers]}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return result
 
 
