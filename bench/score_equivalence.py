@@ -1,6 +1,7 @@
-"""The compression scores as the selector computes them (kept magnitude term + one dot product per key
-with the offset-averaged weight) against the full scorer (`phase_scores`, every offset and head), on
-random rings of Wan-1.3B's shape: how far the scores differ and how often the selection does.
+"""The compression scores as the selector computes them (kept magnitude term + kept phase rows: one matrix
+product per frame with the offset-averaged weights of every distance the frame will have, the row of its
+current distance read) against the full scorer (`phase_scores`, every offset and head), on random rings of
+Wan-1.3B's shape: how far the scores differ and how often the selection does.
 
     python bench/score_equivalence.py [--rings 300] [--out FILE]
 
@@ -16,13 +17,25 @@ from pathlib import Path
 import torch
 
 import loadpack  # noqa: F401
-from echo_stream.memory.compression import (magnitude_term, mean_phase_scores, mean_phase_weight, phase_rotations,
+from echo_stream.memory.compression import (magnitude_term, mean_phase_rows, mean_phase_weight, phase_rotations,
                                             phase_scores, select_top)
 from progress import machine
 from report import emit
 
 FRAMES, TOKENS, HEADS, HEAD_DIM = 21, 1560, 12, 128
 OFFSETS = (1, 2, 4, 8, 16)
+BLOCK = 3
+
+
+def kept_phase(keys, distances, q_mean) -> torch.Tensor:
+    """The selector's phase part: rows for each frame's distances D mod 3, + 3, ... (7 of them), made with one
+    matrix product per frame, and the row of its current distance read back. [F, T]"""
+    rows = FRAMES // BLOCK
+    weights = mean_phase_weight(q_mean, phase_rotations(torch.arange(1, rows * BLOCK + 1), OFFSETS, HEAD_DIM,
+                                                        "cpu").mean(dim=1))
+    first = (distances - 1) % BLOCK
+    kept = mean_phase_rows(keys, weights[first[:, None] + BLOCK * torch.arange(rows)])  # [F, rows, T]
+    return kept[torch.arange(FRAMES), (distances - 1) // BLOCK]
 
 
 @torch.no_grad()
@@ -39,8 +52,7 @@ def compare(rings: int, seed: int = 0) -> dict:
         abs_mean = q_mean.abs() + torch.rand(HEADS, HEAD_DIM // 2, generator=g)
         gate = torch.tensor(float(torch.rand(1, generator=g)), dtype=torch.float64)
         full = phase_scores(keys, distances, q_mean, abs_mean, gate, OFFSETS, "sum", True, rotations=rotations)
-        split = mean_phase_scores(keys, mean_phase_weight(q_mean, rotations.mean(dim=1)),
-                                  magnitude_term(keys, q_mean, abs_mean), gate)
+        split = kept_phase(keys, distances, q_mean) + gate * magnitude_term(keys, q_mean, abs_mean)
         worst = max(worst, (full - split).abs().max().item())
         a, b = (select_top(s, 3 * TOKENS, blocked) for s in (full, split))
         if not torch.equal(a, b):

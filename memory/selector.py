@@ -2,19 +2,22 @@
 block on its first (noisy) pass, the top C frames' worth of history tokens of the ring by drift-gated
 phase score, put in chronological order; they fill the compressed slots of the context.
 
-With the default fusion (mean over offsets and heads) the score is taken apart: the magnitude
-compensation of a token depends on its key and the scene's calibration only, so it is computed once
-per stored frame and kept (one float per token and layer, scratch: rebuilt after a load); the phase
-part is one dot product per token with a weight made once per block and layer. Fusion "max" is not
-linear and scores every token with `phase_scores` each block."""
+With the default fusion (mean over offsets and heads) the score is taken apart and its parts are kept
+per stored frame, so a block reads no ring keys but those of the frames new since the last one:
+  - the magnitude compensation depends on a key and the scene's calibration only: one float per token;
+  - the phase part is one dot product per token with a weight that depends on the frame's temporal
+    distance D, and D grows by one block per block: it is computed, when the frame is first scored, for
+    every distance the frame will have in the ring (D, D + block, ... <= W: ceil(W / block) of them).
+Both are scratch (rebuilt after a load). Fusion "max" is not linear and scores every token with
+`phase_scores` each block."""
 from __future__ import annotations
 
 import torch
 
 from ..engine.memory_api import CacheGeometry
 from ..engine.rope import grid_positions
-from .compression import (as_pairs, drift_gate, magnitude_term, mean_phase_scores, mean_phase_weight,
-                          phase_rotations, phase_scores, select_top)
+from .compression import (as_pairs, drift_gate, magnitude_term, mean_phase_rows, mean_phase_weight, phase_rotations,
+                          phase_scores, select_top)
 from .config import EchoConfig
 from .echo_storage import EchoStorage
 from .scene_state import SceneState
@@ -24,46 +27,64 @@ class CompressionSelector:
     def __init__(self, config: EchoConfig, geometry: CacheGeometry, window: int):
         self.config, self.geometry, self.window = config, geometry, window
         self._tables: tuple | None = None  # (scene frames n, tables): the same for every layer of a block
+        self._by_residue: dict[int, dict] = {}  # n mod W -> the tables' tensors (the ring's layout repeats)
         samples = geometry.batch if config.per_sample_selection else 1
-        t = geometry.frame_tokens
-        # magnitude term of each ring token, per layer and sample, and what it was computed for:
+        t, block, L = geometry.frame_tokens, geometry.frames_per_block, geometry.num_layers
+        # kept score parts of each ring token, per layer and sample, and what they were computed for:
         # (scene generation, frame) per ring slot and layer
-        self._magnitude = torch.zeros(geometry.num_layers, samples, window, t, device=geometry.device)
+        self._magnitude = torch.zeros(L, samples, window, t, device=geometry.device)
+        self.rows = -(-window // block)  # distances a frame is scored at while in the ring
+        self._phase = torch.zeros(L, samples, window, self.rows, t, device=geometry.device) \
+            if config.fusion == "sum" else None
+        # mean over the offsets of the phase rotations for distances 1 .. rows * block
+        distances = torch.arange(1, self.rows * block + 1)
+        self._mean_rotation = phase_rotations(distances, config.future_offsets, geometry.head_dim,
+                                              geometry.device).mean(dim=1)
         self.reset()
 
     def reset(self) -> None:
-        """Forget the kept magnitude terms (the ring was loaded or rewound)."""
-        self._magnitude_of = [[None] * self.window for _ in range(self.geometry.num_layers)]
+        """Forget the kept score parts (the ring was loaded or rewound)."""
+        self._kept_for = [[None] * self.window for _ in range(self.geometry.num_layers)]
 
     def forget(self, i: int, slots) -> None:
         """Layer i's ring `slots` are being overwritten: their kept terms no longer hold (a block cut short
         in its write pass leaves new keys there under the old frame numbers)."""
         for slot in slots:
-            self._magnitude_of[i][slot] = None
+            self._kept_for[i][slot] = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"magnitude": self._magnitude}
+        kept = {"magnitude": self._magnitude}
+        return kept if self._phase is None else {**kept, "phase": self._phase}
 
     def tables(self, n: int) -> dict:
-        """Index tables of the ring at scene frame n (built once per block, not per layer)."""
+        """Index tables of the ring at scene frame n (built once per block, not per layer). Frame f sits in
+        slot f % W, so everything but the frame numbers depends on n mod W only: those tensors are made once
+        per residue (W / gcd(W, block) of them in the steady state, a few hundred kB at 1.3B) and reused."""
         if self._tables is not None and self._tables[0] == n:
             return self._tables[1]
-        cfg, g, W, t = self.config, self.geometry, self.window, self.geometry.frame_tokens
+        W = self.window
         slot_frames = [n - W + ((s - (n - W)) % W) for s in range(W)]  # frame held by each ring slot
+        shared = self._by_residue.get(n % W)
+        if shared is None:
+            shared = self._by_residue[n % W] = self._residue_tables(n, slot_frames)
+        tables = {"slot_frames": slot_frames, **shared}
+        self._tables = (n, tables)
+        return tables
+
+    def _residue_tables(self, n: int, slot_frames: list[int]) -> dict:
+        cfg, g, W, t = self.config, self.geometry, self.window, self.geometry.frame_tokens
         distances = torch.tensor([n - f for f in slot_frames])
         recent = torch.tensor([f >= n - cfg.recent_frames for f in slot_frames], device=g.device)
         order = torch.tensor([(f - (n - W)) * t for f in slot_frames], device=g.device)
         rotations = phase_rotations(distances, cfg.future_offsets, g.head_dim, g.device)
-        tables = {
-            "slot_frames": slot_frames,
+        return {
             "distances": distances,
             "rotations": rotations,
-            "mean_rotation": rotations.mean(dim=1),
+            "slots": torch.arange(W, device=g.device),
+            "rows": ((distances - 1) // g.frames_per_block).to(g.device),  # kept phase row of each slot's distance
             "recent": recent.repeat_interleave(t),
             "chrono": (order[:, None] + torch.arange(t, device=g.device)).flatten(),  # chronological rank
         }
-        self._tables = (n, tables)
-        return tables
 
     def select(self, i: int, q: torch.Tensor, storage: EchoStorage, scenes: SceneState):
         """(selected ring token indices, drift gate, this layer's key rotary or None) of layer i.
@@ -79,20 +100,8 @@ class CompressionSelector:
         if cfg.use_drift_gate and cfg.use_magnitude_compensation:
             gate = drift_gate(as_pairs(q).mean(dim=(0, 1)), cal.mean[i], cfg.drift_lambda)
         blocked = (scenes.reuse[i] >= cfg.max_reuse) | tables["recent"]
-        samples = g.batch if cfg.per_sample_selection else 1
-        ring = storage.ring_keys(i)[:samples].view(samples, W, t, g.num_heads, g.head_dim)
-        if cfg.fusion == "sum":
-            weight = mean_phase_weight(cal.mean[i], tables["mean_rotation"])
-            magnitude = self._magnitudes(i, ring, cal, tables, scenes.scenes_started) \
-                if cfg.use_magnitude_compensation else None
         picks = []
-        for b in range(samples):
-            if cfg.fusion == "sum":
-                scores = mean_phase_scores(ring[b], weight, None if magnitude is None else magnitude[b], gate)
-            else:
-                scores = phase_scores(ring[b], tables["distances"], cal.mean[i], cal.abs_mean[i], gate,
-                                      cfg.future_offsets, cfg.fusion, cfg.use_magnitude_compensation,
-                                      rotations=tables["rotations"])
+        for scores in self.scores(i, storage, scenes, gate):
             chosen = select_top(scores, cfg.compressed_frames * t, blocked)
             picks.append(chosen[tables["chrono"][chosen].argsort()])
         selected = picks[0] if len(picks) == 1 else torch.stack(picks)
@@ -106,20 +115,49 @@ class CompressionSelector:
             rotary = g.rotary.rotary(pos, g.device)
         return selected, gate, rotary
 
-    def _magnitudes(self, i: int, ring: torch.Tensor, cal, tables: dict, generation: int) -> torch.Tensor:
-        """Layer i's magnitude terms [samples, W, T], computed for the ring slots whose frame is new since
-        the last block (in the steady state: the block of frames that just left the recent window)."""
+    def scores(self, i: int, storage: EchoStorage, scenes: SceneState, gate) -> torch.Tensor:
+        """Layer i's score of every ring token at the current scene frame, [samples, W, T] (slot order)."""
+        cfg, g, W = self.config, self.geometry, self.window
+        tables, cal = self.tables(scenes.scene.frames), scenes.calibration
+        samples = g.batch if cfg.per_sample_selection else 1
+        if cfg.fusion != "sum":
+            ring = storage.ring_keys(i)[:samples].view(samples, W, g.frame_tokens, g.num_heads, g.head_dim)
+            return torch.stack([phase_scores(keys, tables["distances"], cal.mean[i], cal.abs_mean[i], gate,
+                                             cfg.future_offsets, cfg.fusion, cfg.use_magnitude_compensation,
+                                             rotations=tables["rotations"]) for keys in ring])
+        self._keep_terms(i, storage, cal, tables, scenes.scenes_started, samples)
+        phase = self._phase[i][:, tables["slots"], tables["rows"]]  # the rows of this block's distances
+        return phase + gate * self._magnitude[i] if cfg.use_magnitude_compensation else phase
+
+    def _keep_terms(self, i: int, storage: EchoStorage, cal, tables: dict, generation: int, samples: int) -> None:
+        """Layer i's kept score parts for the ring slots whose frame is new since they were computed (in the
+        steady state: the block of frames written by the last block). Reads those frames' keys only."""
         held = [(generation, f) for f in tables["slot_frames"]]
-        known = self._magnitude_of[i]
+        known = self._kept_for[i]
         stale = [s for s in range(self.window) if known[s] != held[s]]
-        if stale:
-            index = torch.tensor(stale, device=ring.device)
-            keys = ring.index_select(1, index)  # [samples, stale, T, H, D]
-            fresh = magnitude_term(keys.flatten(0, 1), cal.mean[i], cal.abs_mean[i])
-            self._magnitude[i, :, index] = fresh.view(keys.shape[0], len(stale), -1)
-            for s in stale:
-                known[s] = held[s]
-        return self._magnitude[i]
+        if not stale:
+            return
+        g, t, block = self.geometry, self.geometry.frame_tokens, self.geometry.frames_per_block
+        if stale == list(range(stale[0], stale[-1] + 1)):  # the usual case, one run of slots: slices
+            where = slice(stale[0], stale[-1] + 1)
+            keys = storage.ring_keys(i, stale[0] * t, (stale[-1] + 1) * t)[:samples]
+            keys = keys.reshape(samples, len(stale), t, g.num_heads, g.head_dim)
+        else:
+            where = torch.tensor(stale, device=self._magnitude.device)
+            keys = storage.ring_keys(i)[:samples].view(samples, self.window, t, g.num_heads, g.head_dim)
+            keys = keys.index_select(1, where)
+        frames = keys.flatten(0, 1)  # [samples * stale, T, H, D]
+        if self.config.use_magnitude_compensation:
+            magnitude = magnitude_term(frames, cal.mean[i], cal.abs_mean[i])
+            self._magnitude[i, :, where] = magnitude.view(samples, len(stale), t)
+        # every distance each stale frame has now or will have: (D - 1) mod block + 1, then + block, ...
+        weights = mean_phase_weight(cal.mean[i], self._mean_rotation)  # [rows * block, H*D]; row d - 1: distance d
+        first = (tables["distances"][stale] - 1) % block
+        rows = first[:, None] + block * torch.arange(self.rows)
+        per_frame = weights[rows.repeat(samples, 1).to(weights.device)]  # [samples * stale, rows, H*D]
+        self._phase[i, :, where] = mean_phase_rows(frames, per_frame).view(samples, len(stale), self.rows, t)
+        for s in stale:
+            known[s] = held[s]
 
 
 def count_reuse(reuse: torch.Tensor, selected: torch.Tensor) -> None:
