@@ -122,12 +122,13 @@ def magnitude_term(keys: torch.Tensor, q_mean: torch.Tensor, abs_mean: torch.Ten
 def mean_phase_weight(q_mean: torch.Tensor, mean_rotation: torch.Tensor) -> torch.Tensor:
     """The real weight [F, H*D] whose dot product with a key is its `base` score averaged over the offsets
     and heads: base is linear in the rotation, so the mean over offsets is taken on the rotations
-    (`mean_rotation` [F, pt]: `phase_rotations(...).mean(dim=1)`) instead of on the scores."""
-    heads, pairs = q_mean.shape
+    (`mean_rotation` [F, pt]: `phase_rotations(...).mean(dim=1)`) instead of on the scores. q_mean [..., H, P]
+    (several layers at once) gives [..., F, H*D]."""
+    *lead, heads, pairs = q_mean.shape
     frames, pt = mean_rotation.shape
-    w = q_mean.view(1, heads, pairs).expand(frames, heads, pairs).clone()
+    w = q_mean.unsqueeze(-3).expand(*lead, frames, heads, pairs).clone()
     w[..., :pt] = w[..., :pt] * mean_rotation.view(frames, 1, pt)
-    return torch.view_as_real(w).reshape(frames, heads * pairs * 2) / heads
+    return torch.view_as_real(w).reshape(*lead, frames, heads * pairs * 2) / heads
 
 
 def mean_phase_scores(keys: torch.Tensor, weight: torch.Tensor, magnitude: torch.Tensor | None, gate) -> torch.Tensor:

@@ -34,17 +34,21 @@ class CompressionSelector:
         # (scene generation, frame) per ring slot and layer
         self._magnitude = torch.zeros(L, samples, window, t, device=geometry.device)
         self.rows = -(-window // block)  # distances a frame is scored at while in the ring
-        self._phase = torch.zeros(L, samples, window, self.rows, t, device=geometry.device) \
-            if config.fusion == "sum" else None
-        # mean over the offsets of the phase rotations for distances 1 .. rows * block
+        kept = config.fusion == "sum"
+        self._phase = torch.zeros(L, samples, window, self.rows, t, device=geometry.device) if kept else None
+        # mean over the offsets of the phase rotations for distances 1 .. rows * block, and each layer's phase
+        # weights for them (`mean_phase_weight`), made from the scene's calibrated query means `_weights_of`
         distances = torch.arange(1, self.rows * block + 1)
         self._mean_rotation = phase_rotations(distances, config.future_offsets, geometry.head_dim,
                                               geometry.device).mean(dim=1)
+        self._weights = torch.zeros(L, len(distances), geometry.num_heads * geometry.head_dim,
+                                    device=geometry.device) if kept else None
         self.reset()
 
     def reset(self) -> None:
         """Forget the kept score parts (the ring was loaded or rewound)."""
         self._kept_for = [[None] * self.window for _ in range(self.geometry.num_layers)]
+        self._weights_of = None
 
     def forget(self, i: int, slots) -> None:
         """Layer i's ring `slots` are being overwritten: their kept terms no longer hold (a block cut short
@@ -54,7 +58,7 @@ class CompressionSelector:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         kept = {"magnitude": self._magnitude}
-        return kept if self._phase is None else {**kept, "phase": self._phase}
+        return kept if self._phase is None else {**kept, "phase": self._phase, "phase_weights": self._weights}
 
     def tables(self, n: int) -> dict:
         """Index tables of the ring at scene frame n (built once per block, not per layer). Frame f sits in
@@ -73,6 +77,7 @@ class CompressionSelector:
 
     def _residue_tables(self, n: int, slot_frames: list[int]) -> dict:
         cfg, g, W, t = self.config, self.geometry, self.window, self.geometry.frame_tokens
+        block = g.frames_per_block
         distances = torch.tensor([n - f for f in slot_frames])
         recent = torch.tensor([f >= n - cfg.recent_frames for f in slot_frames], device=g.device)
         order = torch.tensor([(f - (n - W)) * t for f in slot_frames], device=g.device)
@@ -81,7 +86,9 @@ class CompressionSelector:
             "distances": distances,
             "rotations": rotations,
             "slots": torch.arange(W, device=g.device),
-            "rows": ((distances - 1) // g.frames_per_block).to(g.device),  # kept phase row of each slot's distance
+            "rows": ((distances - 1) // block).to(g.device),  # kept phase row of each slot's distance
+            # the distances the frame in each slot has now and will have, as rows (distance - 1) of the weight table
+            "weight_rows": ((distances[:, None] - 1) % block + block * torch.arange(self.rows)).to(g.device),
             "recent": recent.repeat_interleave(t),
             "chrono": (order[:, None] + torch.arange(t, device=g.device)).flatten(),  # chronological rank
         }
@@ -129,6 +136,14 @@ class CompressionSelector:
         phase = self._phase[i][:, tables["slots"], tables["rows"]]  # the rows of this block's distances
         return phase + gate * self._magnitude[i] if cfg.use_magnitude_compensation else phase
 
+    def _phase_weights(self, cal) -> torch.Tensor:
+        """Every layer's phase weights for distances 1 .. rows * block, [L, rows * block, H*D]: made once per
+        calibration, i.e. per scene."""
+        if self._weights_of is not cal.mean:
+            self._weights.copy_(mean_phase_weight(cal.mean, self._mean_rotation))
+            self._weights_of = cal.mean
+        return self._weights
+
     def _keep_terms(self, i: int, storage: EchoStorage, cal, tables: dict, generation: int, samples: int) -> None:
         """Layer i's kept score parts for the ring slots whose frame is new since they were computed (in the
         steady state: the block of frames written by the last block). Reads those frames' keys only."""
@@ -137,7 +152,7 @@ class CompressionSelector:
         stale = [s for s in range(self.window) if known[s] != held[s]]
         if not stale:
             return
-        g, t, block = self.geometry, self.geometry.frame_tokens, self.geometry.frames_per_block
+        g, t = self.geometry, self.geometry.frame_tokens
         if stale == list(range(stale[0], stale[-1] + 1)):  # the usual case, one run of slots: slices
             where = slice(stale[0], stale[-1] + 1)
             keys = storage.ring_keys(i, stale[0] * t, (stale[-1] + 1) * t)[:samples]
@@ -150,11 +165,9 @@ class CompressionSelector:
         if self.config.use_magnitude_compensation:
             magnitude = magnitude_term(frames, cal.mean[i], cal.abs_mean[i])
             self._magnitude[i, :, where] = magnitude.view(samples, len(stale), t)
-        # every distance each stale frame has now or will have: (D - 1) mod block + 1, then + block, ...
-        weights = mean_phase_weight(cal.mean[i], self._mean_rotation)  # [rows * block, H*D]; row d - 1: distance d
-        first = (tables["distances"][stale] - 1) % block
-        rows = first[:, None] + block * torch.arange(self.rows)
-        per_frame = weights[rows.repeat(samples, 1).to(weights.device)]  # [samples * stale, rows, H*D]
+        weights = self._phase_weights(cal)[i]  # [rows * block, H*D]; row d - 1: distance d
+        rows = tables["weight_rows"][where]  # [stale, rows]
+        per_frame = weights[rows if samples == 1 else rows.repeat(samples, 1)]  # [samples * stale, rows, H*D]
         self._phase[i, :, where] = mean_phase_rows(frames, per_frame).view(samples, len(stale), self.rows, t)
         for s in stale:
             known[s] = held[s]
