@@ -24,7 +24,7 @@ from ..engine.memory_api import AttentionContext, BlockEvent, CacheGeometry, Lay
 from ..engine.rope import grid_positions, rotate_in_place
 from ..engine.state import require
 from .config import EchoConfig
-from .echo_storage import EchoStorage
+from .echo_storage import EchoStorage, slot_runs
 from .fp8_storage import Fp8EchoStorage
 from .scene_state import Scene, SceneState, event_feature  # noqa: F401  (Scene, event_feature: re-exported)
 from .selector import CompressionSelector, count_reuse
@@ -67,8 +67,8 @@ class _EchoLayer(LayerMemory):
             slots = [m.storage.slot(f) for f in range(n, n + fpb)]
             m.selector.forget(i, slots)
             m.storage.commit_ring(i, slots, k, v)
-            for slot in slots:
-                m.scenes.reuse[i][slot * t:(slot + 1) * t] = 0
+            for slot, _, frames in slot_runs(slots):
+                m.scenes.reuse[i][slot * t:(slot + frames) * t] = 0
         if n < cfg.anchor_frames:  # the scene's first frames: anchor pool and recall candidates
             m.storage.commit_pool(i, n, min(fpb, cfg.anchor_frames - n), k, v)
         m.scenes.add_queries(i, q, calibrate=n + fpb <= m.window)

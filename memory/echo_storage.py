@@ -34,6 +34,18 @@ def gather_tokens(source: torch.Tensor, index: torch.Tensor, out: torch.Tensor) 
         out.copy_(source.index_select(1, index))
 
 
+def slot_runs(slots) -> list[tuple[int, int, int]]:
+    """The block's frames in ring `slots` as runs of consecutive slots: (first slot, first frame of the block,
+    frames). One run unless the block wraps around the ring's end."""
+    runs: list[list[int]] = []
+    for j, slot in enumerate(slots):
+        if runs and runs[-1][0] + runs[-1][2] == slot:
+            runs[-1][2] += 1
+        else:
+            runs.append([slot, j, 1])
+    return [tuple(run) for run in runs]
+
+
 @dataclass
 class SteadyGather:
     """Index tables of one steady block: made at its first layer, read by every layer and pass."""
@@ -152,13 +164,9 @@ class EchoStorage:
 
     def commit_ring(self, i: int, slots, k, v) -> None:
         t = self.t
-        if list(slots) == list(range(slots[0], slots[0] + len(slots))):  # one run of slots: one copy each
-            self.ring_k[i][:, slots[0] * t:(slots[-1] + 1) * t] = k[:, :len(slots) * t]
-            self.ring_v[i][:, slots[0] * t:(slots[-1] + 1) * t] = v[:, :len(slots) * t]
-            return
-        for j, slot in enumerate(slots):
-            self.ring_k[i][:, slot * t:(slot + 1) * t] = k[:, j * t:(j + 1) * t]
-            self.ring_v[i][:, slot * t:(slot + 1) * t] = v[:, j * t:(j + 1) * t]
+        for slot, j, n in slot_runs(slots):  # one copy per run of slots
+            self.ring_k[i][:, slot * t:(slot + n) * t] = k[:, j * t:(j + n) * t]
+            self.ring_v[i][:, slot * t:(slot + n) * t] = v[:, j * t:(j + n) * t]
 
     def commit_pool(self, i: int, first_frame: int, frames: int, k, v) -> None:
         t, n = self.t, first_frame

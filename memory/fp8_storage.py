@@ -17,7 +17,7 @@ from ..engine.layout import BlockLayout
 from ..engine.memory_api import CacheGeometry
 from ..engine.state import copy_into, require
 from ..engine.errors import EchoError
-from .echo_storage import EchoStorage
+from .echo_storage import EchoStorage, slot_runs
 
 FP8 = torch.float8_e4m3fn
 FP8_MAX = 448.0  # largest finite e4m3fn value
@@ -124,9 +124,9 @@ class Fp8EchoStorage(EchoStorage):
 
     def commit_ring(self, i: int, slots, k, v) -> None:
         t = self.t
-        for j, slot in enumerate(slots):
-            self._put("ring_k", i, self._frame(slot), k[:, j * t:(j + 1) * t])
-            self._put("ring_v", i, self._frame(slot), v[:, j * t:(j + 1) * t])
+        for slot, j, n in slot_runs(slots):
+            self._put("ring_k", i, slice(slot * t, (slot + n) * t), k[:, j * t:(j + n) * t])
+            self._put("ring_v", i, slice(slot * t, (slot + n) * t), v[:, j * t:(j + n) * t])
 
     def commit_pool(self, i: int, first_frame: int, frames: int, k, v) -> None:
         t, n = self.t, first_frame
