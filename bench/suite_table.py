@@ -57,6 +57,13 @@ def table(result: dict) -> str:
                  + f"; process RSS {rss} MiB"
                  + f"; full cache would need {gb(length['full_cache_would_need'][-1]['bytes_wan_1_3b']).strip()} "
                    f"at 1.3B after {rows[-1]['minutes']} min")
+    wide = result.get("wan_1_3b_width")
+    if wide:
+        wm, echo = wide["model"], wide["policies"]["echo_forcing"]
+        lines.append(f"at 1.3B's layer width (dim {wm['dim']}, {wm['layers']} layers, {wm['width']}x{wm['height']}): "
+                     f"echo_forcing {echo['ratio_to_rolling_window']:.3f} x window (IQR "
+                     f"{iqr(echo.get('ratio_spread')).strip()}), "
+                     f"{echo['per_block_s'] * 1000:.0f} ms/block")
     if "fidelity" in result:
         f = result["fidelity"]
         lines.append("attention error vs full history: " + ", ".join(

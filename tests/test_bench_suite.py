@@ -101,10 +101,14 @@ def test_suite_entry_point_writes_json_prints_progress_and_a_table(tmp_path, cap
     out = tmp_path / "suite.json"
     result = suite.main(["--quick", "--rounds", "1", "--minutes", "0.25", "0.5", "--no-fidelity", "--out", str(out)])
     partial = suite.main(["--quick", "--rounds", "1", "--minutes", "0.25", "--no-fidelity", "--no-save",
-                          "--policies", "echo_forcing", "infinity_rope"])
+                          "--policies", "echo_forcing", "infinity_rope", "--wide"])
     # the baseline is always timed: every ratio is against it
     assert set(partial["policies"]) == {"self_forcing_window", "echo_forcing", "infinity_rope"}
     assert partial["policies"]["echo_forcing"]["ratio_spread"]["n"] == 2
+    # --wide: the window and echo_forcing timed again on the wide model (the quick model here)
+    wide = partial["wan_1_3b_width"]
+    assert set(wide["policies"]) == {"self_forcing_window", "echo_forcing"} and "wan_1_3b_width" not in result
+    assert wide["policies"]["echo_forcing"]["ratio_spread"]["n"] == 2 and wide["policies"]["echo_forcing"]["per_block_s"] > 0
     saved = json.loads(out.read_text())
     assert saved["policies"].keys() == result["policies"].keys() == set(policy_timing.POLICIES)
     assert saved["against_length"]["flat"]["echo_forcing"]
@@ -114,6 +118,7 @@ def test_suite_entry_point_writes_json_prints_progress_and_a_table(tmp_path, cap
     err = capsys.readouterr().err
     assert "] paired: round 1/1 (process_cpu time ratios so far): " in err and "] length: 0.25 min" in err  # progress as it goes
     assert "echo_forcing" in err and "ms/block" in err and "% of the released code" in err and "load average" in err
+    assert "] wide: paired: round 1/1" in err and "at 1.3B's layer width (dim 64, 2 layers, 64x64): echo_forcing" in err
     name = suite.default_path(saved, torch.device("cpu")).name
     assert name.startswith(saved["date"]) and name.endswith("-suite-cpu-quick.json")
     with pytest.raises(SystemExit):
