@@ -74,9 +74,9 @@ def plan(device: torch.device, quick: bool, long: bool = False) -> dict:
 
 def wide_timing(cfg: WanConfig, *, width: int, height: int, rounds: int, say) -> dict:
     """The rolling window and echo_forcing paired as in `policies`, on layers of the real model's width. The
-    toy model's layers are 36x cheaper per token than 1.3B's while the memory's copies, rotation and scoring
-    are only 6x cheaper (they scale with dim, the matmuls with dim^2): its ratio overstates the memory's
-    share. Here, on the CPU, the memory's work per token is the real model's."""
+    toy model's layers do about 60x fewer multiply-adds per token than 1.3B's (the matmuls grow with dim^2)
+    while the memory's copies, rotation and scoring move only 6x fewer bytes (they grow with dim): its ratio
+    overstates the memory's share. Here, on the CPU, the memory's work per token is the real model's."""
     model = build_model(cfg, torch.device("cpu"), torch.float32)
     figures = measure(model, width=width, height=height, rounds=rounds, policies=WIDE_POLICIES, first_block_runs=1,
                       say=lambda stage, msg: say("wide", f"{stage}: {msg}"))
