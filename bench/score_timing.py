@@ -26,9 +26,8 @@ from echo_stream.memory.compression import (magnitude_term, mean_phase_rows, mea
                                             phase_rotations)
 from progress import machine
 from report import emit
+from score_equivalence import BLOCK, FRAMES, HEAD_DIM, HEADS, OFFSETS, TOKENS
 
-FRAMES, TOKENS, HEADS, HEAD_DIM, BLOCK = 21, 1560, 12, 128, 3
-OFFSETS = (1, 2, 4, 8, 16)
 ROWS = FRAMES // BLOCK
 
 
