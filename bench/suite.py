@@ -131,11 +131,11 @@ def run(device: torch.device, quick: bool = False, rounds: int | None = None, mi
                                  say=say)
     del model
     if (wide or long) and device.type == "cpu":  # on CUDA the main run is the 1.3B geometry already
-        w = {"cfg": QUICK, "width": 64, "height": 64, "rounds": rounds} if quick else \
-            {"cfg": WIDE, "width": 160, "height": 96, "rounds": 12}
-        say("wide", f"window and echo_forcing at 1.3B's layer width: dim {w['cfg'].dim} x {w['cfg'].num_layers} "
-                    f"layers at {w['width']}x{w['height']}, {w['rounds']} paired rounds")
-        result["wan_1_3b_width"] = wide_timing(w["cfg"], width=w["width"], height=w["height"], rounds=w["rounds"],
+        w = {"cfg": QUICK, "width": 64, "height": 64} if quick else {"cfg": WIDE, "width": 160, "height": 96}
+        what = "the quick stand-in" if quick else "1.3B's layer width"
+        say("wide", f"window and echo_forcing on dim {w['cfg'].dim} x {w['cfg'].num_layers} layers ({what}) at "
+                    f"{w['width']}x{w['height']}, {rounds} paired rounds")
+        result["wan_1_3b_width"] = wide_timing(w["cfg"], width=w["width"], height=w["height"], rounds=rounds,
                                                say=say)
     say("bytes", "cache bytes at the 1.3B geometry (meta device) and the allocation check")
     result["wan_1_3b_bytes"] = at_wan_1_3b()
@@ -163,7 +163,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--quick", action="store_true", help="smaller model, fewer rounds, 1 and 10 minutes only")
     ap.add_argument("--long", action="store_true",
-                    help="also the 60-minute length stage; on the CPU the 320x192 timing size and 24 rounds")
+                    help="also the 60-minute length stage; on the CPU the 320x192 timing size, 24 rounds and --wide")
     ap.add_argument("--wide", action="store_true",
                     help="also time the window and echo_forcing on 2 layers of Wan2.1-1.3B's width (CPU; about 3 min)")
     ap.add_argument("--rounds", type=int, help="paired rounds (each gives 2 ratios per policy; default 12 on the CPU)")

@@ -60,7 +60,8 @@ def table(result: dict) -> str:
     wide = result.get("wan_1_3b_width")
     if wide:
         wm, echo = wide["model"], wide["policies"]["echo_forcing"]
-        lines.append(f"at 1.3B's layer width (dim {wm['dim']}, {wm['layers']} layers, {wm['width']}x{wm['height']}): "
+        where = "at 1.3B's layer width" if wm["dim"] == 1536 else "wide stage, quick stand-in"
+        lines.append(f"{where} (dim {wm['dim']}, {wm['layers']} layers, {wm['width']}x{wm['height']}): "
                      f"echo_forcing {echo['ratio_to_rolling_window']:.3f} x window (IQR "
                      f"{iqr(echo.get('ratio_spread')).strip()}), "
                      f"{echo['per_block_s'] * 1000:.0f} ms/block")

@@ -143,8 +143,8 @@ def mean_phase_scores(keys: torch.Tensor, weight: torch.Tensor, magnitude: torch
 def mean_phase_rows(keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """The phase part of `mean_phase_scores` for keys [F, T, H, D] at several distances per frame: weights
     [F, K, H*D] (`mean_phase_weight` rows) -> [F, K, T]. One matrix product per frame for all K distances
-    (14x faster than K dot products per key at 1.3B's size on the CPU, no [F, K, T, H*D] temporary): the
-    same sums in another order, so equal to `mean_phase_scores`' to float rounding."""
+    (no [F, K, T, H*D] temporary; `bench/score_timing.py` times the selector's path): the same sums in another
+    order, so equal to `mean_phase_scores`' to float rounding."""
     frames, tokens = keys.shape[:2]
     return torch.bmm(weights, keys.float().reshape(frames, tokens, -1).transpose(1, 2))
 

@@ -3,13 +3,15 @@ block on its first (noisy) pass, the top C frames' worth of history tokens of th
 phase score, put in chronological order; they fill the compressed slots of the context.
 
 With the default fusion (mean over offsets and heads) the score is taken apart and its parts are kept
-per stored frame, so a block reads no ring keys but those of the frames new since the last one:
+per stored frame, so that in the steady state a block reads the keys of its 3 new frames only:
   - the magnitude compensation depends on a key and the scene's calibration only: one float per token;
   - the phase part is one dot product per token with a weight that depends on the frame's temporal
-    distance D, and D grows by one block per block: it is computed, when the frame is first scored, for
-    every distance the frame will have in the ring (D, D + block, ... <= W: ceil(W / block) of them).
-Both are scratch (rebuilt after a load). Fusion "max" is not linear and scores every token with
-`phase_scores` each block."""
+    distance D, and D grows by one block per block: when a frame is first scored, its phase part is
+    computed for every distance <= W of its class D mod block (ceil(W / block) of them: the ones it will
+    have in the ring, and any it had already when it is scored late, after a load).
+Both are scratch, rebuilt after a load; at a scene's first steady block, and after a load, every ring
+frame is new and scored at once. Fusion "max" is not linear and scores every token with `phase_scores`
+each block."""
 from __future__ import annotations
 
 import torch
@@ -27,22 +29,22 @@ class CompressionSelector:
     def __init__(self, config: EchoConfig, geometry: CacheGeometry, window: int):
         self.config, self.geometry, self.window = config, geometry, window
         self._tables: tuple | None = None  # (scene frames n, tables): the same for every layer of a block
-        self._by_residue: dict[int, dict] = {}  # n mod W -> the tables' tensors (the ring's layout repeats)
         samples = geometry.batch if config.per_sample_selection else 1
         t, block, L = geometry.frame_tokens, geometry.frames_per_block, geometry.num_layers
-        # kept score parts of each ring token, per layer and sample, and what they were computed for:
-        # (scene generation, frame) per ring slot and layer
-        self._magnitude = torch.zeros(L, samples, window, t, device=geometry.device)
-        self.rows = -(-window // block)  # distances a frame is scored at while in the ring
         kept = config.fusion == "sum"
-        self._phase = torch.zeros(L, samples, window, self.rows, t, device=geometry.device) if kept else None
-        # mean over the offsets of the phase rotations for distances 1 .. rows * block, and each layer's phase
-        # weights for them (`mean_phase_weight`), made from the scene's calibrated query means `_weights_of`
-        distances = torch.arange(1, self.rows * block + 1)
-        self._mean_rotation = phase_rotations(distances, config.future_offsets, geometry.head_dim,
-                                              geometry.device).mean(dim=1)
+        self.distances_kept = -(-window // block)  # phase parts kept per token: one per distance of its class
+        distances = torch.arange(1, self.distances_kept * block + 1)
+        # kept score parts of each ring token, per layer and sample (what they were computed for, the scene
+        # generation and frame number per ring slot and layer, is in `_kept_for`)
+        self._magnitude = torch.zeros(L, samples, window, t, device=geometry.device) \
+            if kept and config.use_magnitude_compensation else None
+        self._phase = torch.zeros(L, samples, window, self.distances_kept, t, device=geometry.device) if kept else None
+        # each layer's phase weight for distances 1, 2, ... (row d - 1: distance d), from the scene's calibrated
+        # query means (`_weights_of`: the tensor they were made from), and the rotations they need
         self._weights = torch.zeros(L, len(distances), geometry.num_heads * geometry.head_dim,
                                     device=geometry.device) if kept else None
+        self._mean_rotation = phase_rotations(distances, config.future_offsets, geometry.head_dim,
+                                              geometry.device).mean(dim=1)
         self.reset()
 
     def reset(self) -> None:
@@ -57,41 +59,33 @@ class CompressionSelector:
             self._kept_for[i][slot] = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        kept = {"magnitude": self._magnitude}
-        return kept if self._phase is None else {**kept, "phase": self._phase, "phase_weights": self._weights}
+        kept = {"magnitude": self._magnitude, "phase": self._phase, "phase_weights": self._weights}
+        return {name: tensor for name, tensor in kept.items() if tensor is not None}
 
     def tables(self, n: int) -> dict:
-        """Index tables of the ring at scene frame n (built once per block, not per layer). Frame f sits in
-        slot f % W, so everything but the frame numbers depends on n mod W only: those tensors are made once
-        per residue (W / gcd(W, block) of them in the steady state, a few hundred kB at 1.3B) and reused."""
+        """Index tables of the ring at scene frame n (built once per block, not per layer)."""
         if self._tables is not None and self._tables[0] == n:
             return self._tables[1]
-        W = self.window
-        slot_frames = [n - W + ((s - (n - W)) % W) for s in range(W)]  # frame held by each ring slot
-        shared = self._by_residue.get(n % W)
-        if shared is None:
-            shared = self._by_residue[n % W] = self._residue_tables(n, slot_frames)
-        tables = {"slot_frames": slot_frames, **shared}
-        self._tables = (n, tables)
-        return tables
-
-    def _residue_tables(self, n: int, slot_frames: list[int]) -> dict:
         cfg, g, W, t = self.config, self.geometry, self.window, self.geometry.frame_tokens
         block = g.frames_per_block
+        slot_frames = [n - W + ((s - (n - W)) % W) for s in range(W)]  # frame held by each ring slot
         distances = torch.tensor([n - f for f in slot_frames])
         recent = torch.tensor([f >= n - cfg.recent_frames for f in slot_frames], device=g.device)
         order = torch.tensor([(f - (n - W)) * t for f in slot_frames], device=g.device)
         rotations = phase_rotations(distances, cfg.future_offsets, g.head_dim, g.device)
-        return {
+        tables = {
+            "slot_frames": slot_frames,
             "distances": distances,
             "rotations": rotations,
             "slots": torch.arange(W, device=g.device),
-            "rows": ((distances - 1) // block).to(g.device),  # kept phase row of each slot's distance
-            # the distances the frame in each slot has now and will have, as rows (distance - 1) of the weight table
-            "weight_rows": ((distances[:, None] - 1) % block + block * torch.arange(self.rows)).to(g.device),
+            "kept_index": ((distances - 1) // block).to(g.device),  # which kept phase part is this block's
+            # the distances each slot's frame has now and will have, as rows of the weight table
+            "weight_rows": ((distances[:, None] - 1) % block + block * torch.arange(self.distances_kept)).to(g.device),
             "recent": recent.repeat_interleave(t),
             "chrono": (order[:, None] + torch.arange(t, device=g.device)).flatten(),  # chronological rank
         }
+        self._tables = (n, tables)
+        return tables
 
     def select(self, i: int, q: torch.Tensor, storage: EchoStorage, scenes: SceneState):
         """(selected ring token indices, drift gate, this layer's key rotary or None) of layer i.
@@ -132,13 +126,15 @@ class CompressionSelector:
             return torch.stack([phase_scores(keys, tables["distances"], cal.mean[i], cal.abs_mean[i], gate,
                                              cfg.future_offsets, cfg.fusion, cfg.use_magnitude_compensation,
                                              rotations=tables["rotations"]) for keys in ring])
+        if not cal.ready:
+            raise AssertionError("scored before the scene's calibration is done")  # a steady block needs it
         self._keep_terms(i, storage, cal, tables, scenes.scenes_started, samples)
-        phase = self._phase[i][:, tables["slots"], tables["rows"]]  # the rows of this block's distances
+        phase = self._phase[i][:, tables["slots"], tables["kept_index"]]  # the parts of this block's distances
         return phase + gate * self._magnitude[i] if cfg.use_magnitude_compensation else phase
 
     def _phase_weights(self, cal) -> torch.Tensor:
-        """Every layer's phase weights for distances 1 .. rows * block, [L, rows * block, H*D]: made once per
-        calibration, i.e. per scene."""
+        """Every layer's phase weights for distances 1, 2, ..., [L, distances, H*D]: made once per calibration,
+        i.e. per scene."""
         if self._weights_of is not cal.mean:
             self._weights.copy_(mean_phase_weight(cal.mean, self._mean_rotation))
             self._weights_of = cal.mean
@@ -158,17 +154,18 @@ class CompressionSelector:
             keys = storage.ring_keys(i, stale[0] * t, (stale[-1] + 1) * t)[:samples]
             keys = keys.reshape(samples, len(stale), t, g.num_heads, g.head_dim)
         else:
-            where = torch.tensor(stale, device=self._magnitude.device)
+            where = torch.tensor(stale, device=self._phase.device)
             keys = storage.ring_keys(i)[:samples].view(samples, self.window, t, g.num_heads, g.head_dim)
             keys = keys.index_select(1, where)
         frames = keys.flatten(0, 1)  # [samples * stale, T, H, D]
         if self.config.use_magnitude_compensation:
             magnitude = magnitude_term(frames, cal.mean[i], cal.abs_mean[i])
             self._magnitude[i, :, where] = magnitude.view(samples, len(stale), t)
-        weights = self._phase_weights(cal)[i]  # [rows * block, H*D]; row d - 1: distance d
-        rows = tables["weight_rows"][where]  # [stale, rows]
-        per_frame = weights[rows if samples == 1 else rows.repeat(samples, 1)]  # [samples * stale, rows, H*D]
-        self._phase[i, :, where] = mean_phase_rows(frames, per_frame).view(samples, len(stale), self.rows, t)
+        weights = self._phase_weights(cal)[i]  # row d - 1: distance d
+        rows = tables["weight_rows"][where]  # [stale, distances kept]
+        per_frame = weights[rows if samples == 1 else rows.repeat(samples, 1)]  # [samples * stale, kept, H*D]
+        phase = mean_phase_rows(frames, per_frame)
+        self._phase[i, :, where] = phase.view(samples, len(stale), self.distances_kept, t)
         for s in stale:
             known[s] = held[s]
 

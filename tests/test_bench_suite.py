@@ -122,7 +122,7 @@ def test_suite_entry_point_writes_json_prints_progress_and_a_table(tmp_path, cap
     err = capsys.readouterr().err
     assert "] paired: round 1/1 (process_cpu time ratios so far): " in err and "] length: 0.25 min" in err  # progress as it goes
     assert "echo_forcing" in err and "ms/block" in err and "% of the released code" in err and "load average" in err
-    assert "] wide: paired: round 1/1" in err and "at 1.3B's layer width (dim 64, 2 layers, 64x64): echo_forcing" in err
+    assert "] wide: paired: round 1/1" in err and "wide stage, quick stand-in (dim 64, 2 layers, 64x64): echo_forcing" in err
     name = suite.default_path(saved, torch.device("cpu")).name
     assert name.startswith(saved["date"]) and name.endswith("-suite-cpu-quick.json")
     with pytest.raises(SystemExit):

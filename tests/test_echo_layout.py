@@ -2,6 +2,7 @@
 import pytest
 
 from echo_stream.engine import EchoError
+from echo_stream.memory.config import EchoConfig
 from echo_helpers import scenes, scripted_run
 
 # §3.2: anchor frame ids (slot 0 -> 11) right after the rolls of scene 1
@@ -178,3 +179,16 @@ def test_the_layout_is_frozen_and_each_layer_record_is_filled_once():
     with torch.no_grad():
         longlive.next_block(text(4))
     assert isinstance(longlive.memory, Recaching) and len(longlive.recent_latents) == 3
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"anchor_frames": 10}, r"anchor_frames \(10\) must be a multiple of the block \(3 frames\)"),
+    ({"recent_frames": 2}, r"compressed_frames \+ recent_frames \(3 \+ 2\) must be a multiple of the block "
+                           r"\(3 frames\), so that the window \(20 frames\) is whole blocks; e\.g\. 3 \+ 3"),
+    ({"compressed_frames": 4}, r"\(4 \+ 3\) must be a multiple .*; e\.g\. 4 \+ 5"),
+])
+def test_a_window_of_partial_blocks_is_refused_with_the_fix(options, message):
+    """A window that is not whole blocks would start its steady phase before the scene's calibration (its
+    first W frames) is done and roll its anchors past the pool: refused at setup, naming a setting that works."""
+    with pytest.raises(EchoError, match=message):
+        scripted_run(scenes((0, 1, None, {})), config=EchoConfig(**options))

@@ -1,12 +1,16 @@
-"""A block's frames go into the ring as runs of consecutive slots (one copy per run); a block that wraps
-around the ring's end (a window that is not a multiple of the block) is split in two runs."""
+"""A block's frames go into the ring as runs of consecutive slots (one copy per run). A window of whole
+blocks (the only kind the memory accepts) never splits a block at the ring's end, but the storage does not
+rely on that: a block that wraps is written in two runs."""
 import pytest
 import torch
 
-from echo_stream.engine import CacheGeometry
+from echo_stream.engine import BlockStreamer, CacheGeometry
 from echo_stream.engine.rope import RotaryEmbedding
 from echo_stream.memory.echo_storage import EchoStorage, slot_runs
+from echo_stream.memory.echo_forcing import EchoForcingMemory
 from echo_stream.memory.fp8_storage import Fp8EchoStorage
+from echo_helpers import SIZE
+from tiny import text, tiny_model
 
 
 def test_slot_runs():
@@ -30,3 +34,24 @@ def test_a_wrapping_block_lands_in_its_slots(storage):
         torch.testing.assert_close(ring.read_frames("ring_k", 1, slot), frame, **tol)
         torch.testing.assert_close(ring.read_frames("ring_v", 1, slot), -frame, **tol)
     assert ring.read_frames("ring_k", 0, 19).abs().sum() == 0  # the other layer untouched
+    for slot in (2, 18):  # and this layer's neighbouring slots
+        assert ring.read_frames("ring_k", 1, slot).abs().sum() == 0 and ring.read_frames("ring_v", 1, slot).abs().sum() == 0
+
+
+@torch.no_grad()
+def test_a_steady_commit_starts_the_reuse_count_of_its_frames_afresh():
+    """The block's frames replace the oldest ring frames: every token of them starts with no uses, while the
+    compressed tokens picked from older frames keep theirs."""
+    memory = EchoForcingMemory()
+    streamer = BlockStreamer(tiny_model(), memory, seed=0, **SIZE)
+    t, steady = memory.geometry.frame_tokens, 0
+    for _ in range(14):
+        streamer.next_block(text(5, seed=100))
+        n = memory.scenes.scene.frames
+        if streamer.layout.steady:
+            steady += 1
+            new = [memory.storage.slot(f) for f in range(n - 3, n)]
+            for i in range(memory.geometry.num_layers):
+                reuse = memory.scenes.reuse[i].view(memory.window, t)
+                assert reuse[new].eq(0).all() and reuse.sum() > 0
+    assert steady >= 5

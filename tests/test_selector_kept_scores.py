@@ -30,13 +30,40 @@ def test_phase_rows_are_the_dot_products_at_each_distance():
 
 
 def full_scores(memory: EchoForcingMemory, i: int) -> torch.Tensor:
-    """Every ring token of layer i scored from scratch at the current scene frame, [samples, W, T]."""
-    cfg, g, sel = memory.config, memory.geometry, memory.selector
-    tables, cal = sel.tables(memory.scenes.scene.frames), memory.scenes.calibration
+    """Every ring token of layer i scored from scratch at the current scene frame n, [samples, W, T]: slot s
+    holds the scene's frame f with f = s mod W among the last W frames, at distance n - f."""
+    cfg, g, W = memory.config, memory.geometry, memory.window
+    n, cal = memory.scenes.scene.frames, memory.scenes.calibration
+    distances = torch.tensor([W - (s - n) % W for s in range(W)])
     samples = g.batch if cfg.per_sample_selection else 1
-    ring = memory.storage.ring_keys(i)[:samples].view(samples, memory.window, g.frame_tokens, g.num_heads, g.head_dim)
-    return torch.stack([phase_scores(keys, tables["distances"], cal.mean[i], cal.abs_mean[i], GATE, cfg.future_offsets,
+    ring = memory.storage.ring_keys(i)[:samples].view(samples, W, g.frame_tokens, g.num_heads, g.head_dim)
+    return torch.stack([phase_scores(keys, distances, cal.mean[i], cal.abs_mean[i], GATE, cfg.future_offsets,
                                      "sum", cfg.use_magnitude_compensation) for keys in ring])
+
+
+def steady_stream(blocks=9, **options):
+    memory = EchoForcingMemory(EchoConfig(**options))
+    streamer = BlockStreamer(tiny_model(), memory, seed=0, **SIZE)
+    with torch.no_grad():
+        for _ in range(blocks):
+            streamer.next_block(text(5, seed=100))
+    return memory
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("slots", [[3, 4, 5], [0, 5, 9]], ids=["one run", "scattered"])
+def test_slots_overwritten_and_forgotten_are_scored_again(slots):
+    """A write pass cut short leaves new keys in ring slots under the old frame numbers; `forget` makes the
+    selector score them again (one run of slots, or scattered ones)."""
+    memory = steady_stream()
+    g, t = memory.geometry, memory.geometry.frame_tokens
+    memory.selector.scores(1, memory.storage, memory.scenes, GATE)  # every slot's parts kept
+    new = torch.randn(1, len(slots) * t, g.num_heads, g.head_dim, generator=torch.Generator().manual_seed(3))
+    for j, slot in enumerate(slots):
+        memory.storage.commit_ring(1, [slot], new[:, j * t:(j + 1) * t], new[:, j * t:(j + 1) * t])
+    memory.selector.forget(1, slots)
+    kept = memory.selector.scores(1, memory.storage, memory.scenes, GATE)
+    torch.testing.assert_close(kept, full_scores(memory, 1), atol=2e-5, rtol=1e-5)
 
 
 @torch.no_grad()
