@@ -3,14 +3,13 @@
   per_block  what the selector did before it kept the phase rows: the magnitude term of the 3 new frames
              (kept), and the phase part of every ring frame at its current distance each block
              (`mean_phase_scores`: one dot product per key over the 21 frames, bf16 keys in float32);
-  kept_rows  what the selector does now: the 3 frames new since the last block get their phase rows for
-             the 7 distances they will have (`mean_phase_rows`, one matrix product per frame) and their
-             magnitude term; then the 21 rows of this block's distances are read back and combined.
+  kept_rows  the selector itself (`CompressionSelector.scores`) with the 3 frames of the last block new:
+             their magnitude terms and their phase parts for the 7 distances they will have (one matrix
+             product per frame), then this block's row of every slot read back and combined.
 
     python bench/score_timing.py [--pairs 7] [--out FILE]
 
-Both keep the magnitude term per frame and apply the drift gate; neither includes the selection (top-k),
-which is the same. JSON on stdout.
+Both apply the drift gate; neither includes the selection (top-k), which is the same. JSON on stdout.
 """
 from __future__ import annotations
 
@@ -18,17 +17,19 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 import loadpack  # noqa: F401
-from echo_stream.memory.compression import (magnitude_term, mean_phase_rows, mean_phase_scores, mean_phase_weight,
-                                            phase_rotations)
+from echo_stream.engine import CacheGeometry
+from echo_stream.engine.rope import RotaryEmbedding
+from echo_stream.memory.compression import magnitude_term, mean_phase_scores, mean_phase_weight, phase_rotations
+from echo_stream.memory.config import EchoConfig
+from echo_stream.memory.selector import CompressionSelector
 from progress import machine
 from report import emit
-from score_equivalence import BLOCK, FRAMES, HEAD_DIM, HEADS, OFFSETS, TOKENS
-
-ROWS = FRAMES // BLOCK
+from score_equivalence import BLOCK, FRAMES, GRID, HEAD_DIM, HEADS, OFFSETS, TOKENS, OneRing
 
 
 @torch.no_grad()
@@ -38,12 +39,16 @@ def measure(pairs: int) -> dict:
     q_mean = torch.randn(HEADS, HEAD_DIM // 2, dtype=torch.complex64, generator=g)
     abs_mean = q_mean.abs() + torch.rand(HEADS, HEAD_DIM // 2, generator=g)
     gate = torch.tensor(0.7, dtype=torch.float64)
-    distances = torch.arange(FRAMES, 0, -1)
-    table = mean_phase_weight(q_mean, phase_rotations(torch.arange(1, ROWS * BLOCK + 1), OFFSETS, HEAD_DIM,
-                                                      "cpu").mean(dim=1))
-    phase = torch.zeros(FRAMES, ROWS, TOKENS)
+    distances = torch.arange(FRAMES, 0, -1)  # the scene at frame 21: slot s holds frame s
     magnitude = torch.zeros(FRAMES, TOKENS)
     new = slice(FRAMES - BLOCK, FRAMES)  # the slots of the frames written by the last block
+    geometry = CacheGeometry(num_layers=1, num_heads=HEADS, head_dim=HEAD_DIM, grid_h=GRID[0], grid_w=GRID[1],
+                             frames_per_block=BLOCK, batch=1, dtype=torch.bfloat16, device=torch.device("cpu"),
+                             rotary=RotaryEmbedding(HEAD_DIM))
+    selector = CompressionSelector(EchoConfig(future_offsets=OFFSETS), geometry, FRAMES)
+    calibration = SimpleNamespace(mean=q_mean[None], abs_mean=abs_mean[None], ready=True)
+    scenes = SimpleNamespace(scene=SimpleNamespace(frames=FRAMES), calibration=calibration, scenes_started=1)
+    storage = OneRing(ring)
 
     def per_block():
         magnitude[new] = magnitude_term(ring[new], q_mean, abs_mean)
@@ -51,13 +56,10 @@ def measure(pairs: int) -> dict:
         return mean_phase_scores(ring, weight, magnitude, gate)
 
     def kept_rows():
-        keys = ring[new]
-        first = (distances[new] - 1) % BLOCK
-        phase[new] = mean_phase_rows(keys, table[first[:, None] + BLOCK * torch.arange(ROWS)])
-        magnitude[new] = magnitude_term(keys, q_mean, abs_mean)
-        return phase[torch.arange(FRAMES), (distances - 1) // BLOCK] + gate * magnitude
+        selector.forget(0, range(new.start, new.stop))  # as after a block's commit
+        return selector.scores(0, storage, scenes, gate)
 
-    kept_rows(), per_block()  # warm up (the kept rows' values do not matter for the timing)
+    kept_rows(), per_block()  # warm up: every slot's parts kept once, as in a running stream
     times = {"per_block": [], "kept_rows": []}
     started = time.perf_counter()
     for _ in range(pairs):
