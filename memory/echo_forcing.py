@@ -93,10 +93,10 @@ class EchoForcingMemory(MemoryPolicy):
         if (cfg.compressed_frames + cfg.recent_frames) % fpb:
             # else the first steady block comes before the scene's calibration (its first W frames) is done
             # and the rolling anchors run past the pool
-            raise EchoError(f"compressed_frames + recent_frames ({cfg.compressed_frames} + {cfg.recent_frames}) must be "
-                            f"a multiple of the block ({fpb} frames), so that the window ({self.window} frames) is "
-                            f"whole blocks; e.g. {cfg.compressed_frames} + "
-                            f"{cfg.recent_frames + (-(cfg.compressed_frames + cfg.recent_frames)) % fpb}")
+            fits = cfg.recent_frames + (-(cfg.compressed_frames + cfg.recent_frames)) % fpb
+            raise EchoError(f"compressed_frames + recent_frames ({cfg.compressed_frames} + {cfg.recent_frames}) "
+                            f"must be a multiple of the block ({fpb} frames), so that the window ({self.window} "
+                            f"frames) is whole blocks; e.g. {cfg.compressed_frames} + {fits}")
         storage = Fp8EchoStorage if cfg.kv_storage == "fp8_e4m3" else EchoStorage
         self.storage = storage(g, self.window, cfg.anchor_frames)
         self.scenes = SceneState(g, self.window)
