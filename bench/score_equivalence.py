@@ -43,22 +43,30 @@ class OneRing:
         return self.keys[:, start:end]
 
 
+def one_layer_selector() -> CompressionSelector:
+    geometry = CacheGeometry(num_layers=1, num_heads=HEADS, head_dim=HEAD_DIM, grid_h=GRID[0], grid_w=GRID[1],
+                             frames_per_block=BLOCK, batch=1, dtype=torch.bfloat16, device=torch.device("cpu"),
+                             rotary=RotaryEmbedding(HEAD_DIM))
+    return CompressionSelector(EchoConfig(future_offsets=OFFSETS), geometry, FRAMES)
+
+
+def scene_at_frame_21(q_mean, abs_mean) -> SimpleNamespace:
+    """What the selector reads of the scene state: frame count, calibration, scene generation."""
+    calibration = SimpleNamespace(mean=q_mean[None], abs_mean=abs_mean[None], ready=True)
+    return SimpleNamespace(scene=SimpleNamespace(frames=FRAMES), calibration=calibration, scenes_started=1)
+
+
 def selector_scores(selector: CompressionSelector, keys, q_mean, abs_mean, gate) -> torch.Tensor:
     """The selector's scores of a fresh ring (its kept parts forgotten first), [FRAMES, TOKENS]."""
     selector.reset()
-    calibration = SimpleNamespace(mean=q_mean[None], abs_mean=abs_mean[None], ready=True)
-    scenes = SimpleNamespace(scene=SimpleNamespace(frames=FRAMES), calibration=calibration, scenes_started=1)
-    return selector.scores(0, OneRing(keys), scenes, gate)[0]
+    return selector.scores(0, OneRing(keys), scene_at_frame_21(q_mean, abs_mean), gate)[0]
 
 
 @torch.no_grad()
 def compare(rings: int, seed: int = 0) -> dict:
     distances = torch.arange(FRAMES, 0, -1)
     rotations = phase_rotations(distances, OFFSETS, HEAD_DIM, "cpu")
-    geometry = CacheGeometry(num_layers=1, num_heads=HEADS, head_dim=HEAD_DIM, grid_h=GRID[0], grid_w=GRID[1],
-                             frames_per_block=BLOCK, batch=1, dtype=torch.bfloat16, device=torch.device("cpu"),
-                             rotary=RotaryEmbedding(HEAD_DIM))
-    selector = CompressionSelector(EchoConfig(future_offsets=OFFSETS), geometry, FRAMES)
+    selector = one_layer_selector()
     blocked = torch.zeros(FRAMES * TOKENS, dtype=torch.bool)
     blocked[-3 * TOKENS:] = True
     g = torch.Generator().manual_seed(seed)

@@ -17,19 +17,15 @@ import argparse
 import statistics
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
 import loadpack  # noqa: F401
-from echo_stream.engine import CacheGeometry
-from echo_stream.engine.rope import RotaryEmbedding
 from echo_stream.memory.compression import magnitude_term, mean_phase_scores, mean_phase_weight, phase_rotations
-from echo_stream.memory.config import EchoConfig
-from echo_stream.memory.selector import CompressionSelector
 from progress import machine
 from report import emit
-from score_equivalence import BLOCK, FRAMES, GRID, HEAD_DIM, HEADS, OFFSETS, TOKENS, OneRing
+from score_equivalence import (BLOCK, FRAMES, HEAD_DIM, HEADS, OFFSETS, TOKENS, OneRing, one_layer_selector,
+                               scene_at_frame_21)
 
 
 @torch.no_grad()
@@ -42,13 +38,7 @@ def measure(pairs: int) -> dict:
     distances = torch.arange(FRAMES, 0, -1)  # the scene at frame 21: slot s holds frame s
     magnitude = torch.zeros(FRAMES, TOKENS)
     new = slice(FRAMES - BLOCK, FRAMES)  # the slots of the frames written by the last block
-    geometry = CacheGeometry(num_layers=1, num_heads=HEADS, head_dim=HEAD_DIM, grid_h=GRID[0], grid_w=GRID[1],
-                             frames_per_block=BLOCK, batch=1, dtype=torch.bfloat16, device=torch.device("cpu"),
-                             rotary=RotaryEmbedding(HEAD_DIM))
-    selector = CompressionSelector(EchoConfig(future_offsets=OFFSETS), geometry, FRAMES)
-    calibration = SimpleNamespace(mean=q_mean[None], abs_mean=abs_mean[None], ready=True)
-    scenes = SimpleNamespace(scene=SimpleNamespace(frames=FRAMES), calibration=calibration, scenes_started=1)
-    storage = OneRing(ring)
+    selector, scenes, storage = one_layer_selector(), scene_at_frame_21(q_mean, abs_mean), OneRing(ring)
 
     def per_block():
         magnitude[new] = magnitude_term(ring[new], q_mean, abs_mean)
