@@ -54,6 +54,7 @@ class SteadyGather:
     anchors: torch.Tensor  # pool token indices of the anchors, in context order
     recent: torch.Tensor  # ring token indices of the recent frames
     history: dict = field(default_factory=dict)  # layer -> (its selection, ring indices of [compressed | recent])
+    parts: tuple | None = None  # the work buffers' [anchors], [compressed | recent], [block] views, K and V
 
 
 class EchoStorage:
@@ -147,19 +148,22 @@ class EchoStorage:
 
     def steady_context(self, i: int, layout: BlockLayout, selected: torch.Tensor, k, v):
         """Assemble [anchors | compressed tokens | recent frames | block] of layer i in the work buffer."""
-        anchors = self.steady_gather(layout).anchors
+        tables = self.steady_gather(layout)
         history = self.ring_gather(i, layout, selected)
-        a_end = len(anchors)
-        r_end = a_end + history.shape[-1]
-        for work, ring, pool, new in ((self.work_k, self.ring_k[i], self.pool_k[i], k),
-                                      (self.work_v, self.ring_v[i], self.pool_v[i], v)):
-            gather_tokens(pool, anchors, work[:, :a_end])
+        if tables.parts is None:  # the same slices for every layer and pass of the block
+            a_end = len(tables.anchors)
+            r_end = a_end + history.shape[-1]
+            tables.parts = tuple((work[:, :a_end], work[:, a_end:r_end], work[:, r_end:])
+                                 for work in (self.work_k, self.work_v))
+        for (anchors_part, history_part, block_part), ring, pool, new in (
+                (tables.parts[0], self.ring_k[i], self.pool_k[i], k), (tables.parts[1], self.ring_v[i], self.pool_v[i], v)):
+            gather_tokens(pool, tables.anchors, anchors_part)
             if history.dim() == 2:  # per-sample selection
                 for b in range(len(history)):
-                    torch.index_select(ring[b], 0, history[b], out=work[b, a_end:r_end])
+                    torch.index_select(ring[b], 0, history[b], out=history_part[b])
             else:
-                gather_tokens(ring, history, work[:, a_end:r_end])
-            work[:, r_end:] = new
+                gather_tokens(ring, history, history_part)
+            block_part.copy_(new)
         return self.work_k, self.work_v
 
     def commit_ring(self, i: int, slots, k, v) -> None:
