@@ -14,6 +14,7 @@ import importlib.util
 import json
 import pathlib
 import statistics
+import subprocess
 import sys
 import time
 
@@ -22,6 +23,20 @@ import torch
 HERE = pathlib.Path(__file__).resolve().parent
 import loadpack  # noqa: E402,F401  (this tree as echo_stream)
 import echo_stream  # noqa: E402
+
+
+def tree_label(root: pathlib.Path) -> str:
+    """The other tree as the results may name it: its git commit when it is a checkout's top, else its
+    folder's name (never this machine's path)."""
+    try:
+        git = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return root.name
+    lines = git.stdout.split()
+    if git.returncode == 0 and len(lines) == 2 and pathlib.Path(lines[0]).resolve() == root.resolve():
+        return f"commit {lines[1]}"
+    return root.name  # not a checkout, or a folder inside another one (its commit would not be this tree's)
 
 
 def load_tree(root: pathlib.Path, name: str):
@@ -68,7 +83,7 @@ def main(argv=None) -> dict:
                 times[name].append(time.perf_counter() - t0)
         outputs_equal &= torch.equal(out["this"], out["other"])
     ratios = [a / b for a, b in zip(times["this"], times["other"])]
-    result = {"benchmark": "ab_trees", "preset": args.preset, "other": str(args.other), "threads": 1,
+    result = {"benchmark": "ab_trees", "preset": args.preset, "other": tree_label(args.other), "threads": 1,
               "model": fields, "width": args.width, "height": args.height, "pairs": args.pairs,
               "median_block_s": {k: round(statistics.median(v), 5) for k, v in times.items()},
               "ratio_this_to_other": {"median": round(statistics.median(ratios), 4),
