@@ -21,7 +21,7 @@ from ..engine.rope import grid_positions
 from .compression import (as_pairs, drift_gate, magnitude_term, mean_phase_rows, mean_phase_weight, phase_rotations,
                           phase_scores, select_top)
 from .config import EchoConfig
-from .echo_storage import EchoStorage
+from .echo_storage import EchoStorage, slot_runs
 from .scene_state import SceneState
 
 
@@ -149,9 +149,11 @@ class CompressionSelector:
         if not stale:
             return
         g, t = self.geometry, self.geometry.frame_tokens
-        if stale == list(range(stale[0], stale[-1] + 1)):  # the usual case, one run of slots: slices
-            where = slice(stale[0], stale[-1] + 1)
-            keys = storage.ring_keys(i, stale[0] * t, (stale[-1] + 1) * t)[:samples]
+        runs = slot_runs(stale)
+        if len(runs) == 1:  # the usual case, one run of slots: slices
+            first, _, count = runs[0]
+            where = slice(first, first + count)
+            keys = storage.ring_keys(i, first * t, (first + count) * t)[:samples]
             keys = keys.reshape(samples, len(stale), t, g.num_heads, g.head_dim)
         else:
             where = torch.tensor(stale, device=self._phase.device)

@@ -51,7 +51,7 @@ def test_a_steady_commit_starts_the_reuse_count_of_its_frames_afresh():
         n = memory.scenes.scene.frames
         if streamer.layout.steady:
             steady += 1
-            new = [memory.storage.slot(f) for f in range(n - 3, n)]
+            new = [memory.storage.slot(f) for f in range(n - memory.block, n)]
             for i in range(memory.geometry.num_layers):
                 reuse = memory.scenes.reuse[i].view(memory.window, t)
                 assert reuse[new].eq(0).all() and reuse.sum() > 0
