@@ -12,7 +12,7 @@ times three streams on one model, alternated block by block as the suite pairs t
   echo_forcing           the Echo memory
 
 The shared-buffer stream's ratio is the floor of the design; echo_forcing's distance above it is the
-memory's own work. Both extra streams give the window's outputs or Echo's own, unchanged.
+memory's own work. The shared-buffer stream's outputs are the window's, bit for bit (tested).
 
     python bench/overhead_floor.py [--width 160 --height 96] [--rounds 16] [--wide] [--out FILE]
 
