@@ -35,7 +35,7 @@ from engine_bench import SMALL, build_model
 from policy_timing import BASELINE, STEADY_AFTER, paired
 from progress import Progress, machine
 from report import emit
-from suite import WIDE
+from suite import WIDE, cpu_model_record
 from wrapped_policy import WrappedPolicy
 
 
@@ -87,9 +87,8 @@ def measure(*, width: int, height: int, rounds: int, wide: bool, say) -> dict:
         say("warm-up", f"{name}: {STEADY_AFTER + 1} blocks")
     figures = paired(streams, cond, rounds=rounds, device=model.device, say=say)
     keep = ("per_block_s", "ratio_to_rolling_window", "ratio_spread", "ratio_wall", "cache_bytes", "finite")
-    return {"model": {"dim": cfg.dim, "layers": cfg.num_layers, "heads": cfg.num_heads, "dtype": "torch.float32",
-                      "width": width, "height": height, "random_weights": True},
-            "paired_rounds": rounds, "streams": {n: {k: f[k] for k in keep} for n, f in figures.items()}}
+    return {"model": cpu_model_record(cfg, width, height), "paired_rounds": rounds,
+            "streams": {n: {k: f[k] for k in keep} for n, f in figures.items()}}
 
 
 def main(argv=None) -> dict:

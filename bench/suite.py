@@ -80,9 +80,13 @@ def wide_timing(cfg: WanConfig, *, width: int, height: int, rounds: int, say) ->
     model = build_model(cfg, torch.device("cpu"), torch.float32)
     figures = measure(model, width=width, height=height, rounds=rounds, policies=WIDE_POLICIES, first_block_runs=1,
                       say=lambda stage, msg: say("wide", f"{stage}: {msg}"))
-    return {"model": {"dim": cfg.dim, "ffn_dim": cfg.ffn_dim, "layers": cfg.num_layers, "heads": cfg.num_heads,
-                      "dtype": "torch.float32", "width": width, "height": height, "random_weights": True},
-            "paired_rounds": rounds, "policies": figures}
+    return {"model": cpu_model_record(cfg, width, height), "paired_rounds": rounds, "policies": figures}
+
+
+def cpu_model_record(cfg: WanConfig, width: int, height: int) -> dict:
+    """What a CPU timing ran on: the random-weight float32 model's shape and the video size."""
+    return {"dim": cfg.dim, "ffn_dim": cfg.ffn_dim, "layers": cfg.num_layers, "heads": cfg.num_heads,
+            "dtype": "torch.float32", "width": width, "height": height, "random_weights": True}
 
 
 def device_name(device: torch.device) -> str:

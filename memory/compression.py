@@ -133,7 +133,9 @@ def mean_phase_weight(q_mean: torch.Tensor, mean_rotation: torch.Tensor) -> torc
 
 def mean_phase_scores(keys: torch.Tensor, weight: torch.Tensor, magnitude: torch.Tensor | None, gate) -> torch.Tensor:
     """`phase_scores(..., fusion="sum")` from its two parts: keys [F, T, H, D], weight [F, H*D] from
-    `mean_phase_weight`, magnitude [F, T] from `magnitude_term` (None without compensation). [F, T]."""
+    `mean_phase_weight`, magnitude [F, T] from `magnitude_term` (None without compensation). [F, T].
+    The per-key form of what the selector keeps (`mean_phase_rows`): the reference its tests and
+    `bench/score_timing.py` compare it with."""
     frames, tokens = keys.shape[:2]
     # a dot product per key (vecdot: several times faster than a batched matrix-vector product on the CPU)
     base = torch.linalg.vecdot(keys.float().reshape(frames, tokens, -1), weight.unsqueeze(1))
