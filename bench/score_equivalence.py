@@ -94,6 +94,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--rings", type=int, default=300)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
+    if args.rings < 1:
+        ap.error(f"--rings must be at least 1, got {args.rings}")
     torch.set_num_threads(1)
     result = compare(args.rings)
     emit(result, args.out)
